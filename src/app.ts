@@ -1,0 +1,65 @@
+/**
+ * The Hono app: one log line per request, `no-store` on every response, routes, and the
+ * single place where errors become wire responses (RFC 6749 §5.2 shape).
+ */
+import { Hono } from "hono";
+import { configFrom } from "./config";
+import { StsError, toWire, type Reason } from "./errors";
+import { adminRoutes } from "./routes/admin";
+import type { AppContext, AppEnv } from "./routes/context";
+import { tokenRoutes } from "./routes/token";
+import { wellKnownRoutes } from "./routes/well-known";
+
+export const app = new Hono<AppEnv>();
+
+app.use(async (c, next) => {
+  const started = Date.now();
+  const log = { request_id: c.req.header("cf-ray") ?? crypto.randomUUID() };
+  c.set("log", log);
+  try {
+    c.set("config", configFrom(c.env));
+    await next();
+  } catch (error) {
+    // configFrom throws before any route runs; render it like any other error.
+    c.res = renderError(c, error);
+  }
+  c.header("X-Request-Id", log.request_id);
+  if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
+  c.header("Pragma", "no-cache");
+  const status = c.res.status;
+  const fields = c.get("log");
+  console.log(
+    JSON.stringify({
+      ...fields,
+      method: c.req.method,
+      route: c.req.routePath,
+      status,
+      outcome: fields.outcome ?? (status < 400 ? "ok" : status < 500 ? "refused" : "error"),
+      duration_ms: Date.now() - started,
+    }),
+  );
+});
+
+app.route("/", tokenRoutes);
+app.route("/", wellKnownRoutes);
+app.route("/", adminRoutes);
+
+app.notFound((c) => renderError(c, new StsError("route_not_found")));
+app.onError((error, c) => renderError(c, error));
+
+function renderError(c: AppContext, error: unknown): Response {
+  const reason: Reason = error instanceof StsError ? error.reason : "internal";
+  const detail = error instanceof StsError ? error.detail : undefined;
+  const wire = toWire(reason, detail);
+  const log = c.get("log");
+  if (log) {
+    log.reason = reason;
+    if (error instanceof StsError && error.logDetail) log.detail = error.logDetail;
+    if (!(error instanceof StsError)) log.detail = error instanceof Error ? error.name : "non-error thrown";
+  }
+  const headers: Record<string, string> = { "Cache-Control": "no-store", Pragma: "no-cache" };
+  if (wire.retryAfter !== undefined) headers["Retry-After"] = String(wire.retryAfter);
+  if (wire.status === 401) headers["WWW-Authenticate"] = 'Bearer error="invalid_token"';
+  if (wire.status === 403) headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"';
+  return c.json({ error: wire.error, error_description: wire.description }, wire.status, headers);
+}

@@ -1,0 +1,103 @@
+/**
+ * The Worker's vars and secrets, parsed once per isolate into a typed `Config`.
+ *
+ * Secrets that only some routes need (signing keys, hash salt, admin and introspection
+ * tokens) stay optional here: a missing one fails the route that needs it with its own
+ * configuration hint, never the whole service.
+ */
+import { z } from "zod";
+import { StsError } from "./errors";
+
+export type ProviderName = "github" | "circleci" | "buildkite" | "rwx";
+
+export const DEFAULT_ISSUERS: Record<ProviderName, string> = {
+  github: "https://token.actions.githubusercontent.com",
+  circleci: "https://oidc.circleci.com",
+  buildkite: "https://agent.buildkite.com",
+  rwx: "https://cloud.rwx.com/mint",
+};
+
+/** The Worker environment as wrangler.toml and the secrets declare it. */
+export interface Env {
+  DB: D1Database;
+  PUBLIC_URL?: string;
+  AUDIENCE?: string;
+  SIGNING_KEYS?: string;
+  TOKEN_HASH_SALT?: string;
+  ADMIN_TOKEN?: string;
+  INTROSPECTION_TOKEN?: string;
+  GITHUB_ISSUER?: string;
+  CIRCLECI_ISSUER?: string;
+  BUILDKITE_ISSUER?: string;
+  RWX_ISSUER?: string;
+  ALLOW_INSECURE_ISSUERS?: string;
+  MAX_TRUST_RELATIONSHIPS_PER_PROJECT?: string;
+  EXCHANGE_IP_LIMITER?: RateLimit;
+  EXCHANGE_ISSUER_LIMITER?: RateLimit;
+  ADMIN_LIMITER?: RateLimit;
+}
+
+export interface Config {
+  publicUrl: string;
+  audience: string;
+  issuers: Record<ProviderName, string>;
+  allowInsecureIssuers: boolean;
+  /** Raw JSON; parsed and imported lazily by tokens/signing-keys so a bad value only fails minting. */
+  signingKeys: string | undefined;
+  tokenHashSalt: string | undefined;
+  adminToken: string | undefined;
+  introspectionToken: string | undefined;
+  maxTrustRelationshipsPerProject: number;
+}
+
+const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((s) => (s && s.length > 0 ? s : undefined));
+
+const EnvSchema = z.object({
+  PUBLIC_URL: url.default("http://localhost:8787"),
+  AUDIENCE: url.optional(),
+  SIGNING_KEYS: optionalSecret,
+  TOKEN_HASH_SALT: optionalSecret,
+  ADMIN_TOKEN: optionalSecret,
+  INTROSPECTION_TOKEN: optionalSecret,
+  GITHUB_ISSUER: url.optional(),
+  CIRCLECI_ISSUER: url.optional(),
+  BUILDKITE_ISSUER: url.optional(),
+  RWX_ISSUER: url.optional(),
+  ALLOW_INSECURE_ISSUERS: z.enum(["true", "false", ""]).optional(),
+  MAX_TRUST_RELATIONSHIPS_PER_PROJECT: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+const parsed = new WeakMap<object, Config>();
+
+/** Parses the environment once per isolate (the `env` object is stable across requests). */
+export function configFrom(env: Env): Config {
+  const cached = parsed.get(env);
+  if (cached) return cached;
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    throw new StsError("config_invalid", result.error.issues.map((i) => i.path.join(".")).join(", "));
+  }
+  const e = result.data;
+  const config: Config = {
+    publicUrl: e.PUBLIC_URL,
+    audience: e.AUDIENCE ?? e.PUBLIC_URL,
+    issuers: {
+      github: e.GITHUB_ISSUER ?? DEFAULT_ISSUERS.github,
+      circleci: e.CIRCLECI_ISSUER ?? DEFAULT_ISSUERS.circleci,
+      buildkite: e.BUILDKITE_ISSUER ?? DEFAULT_ISSUERS.buildkite,
+      rwx: e.RWX_ISSUER ?? DEFAULT_ISSUERS.rwx,
+    },
+    allowInsecureIssuers: e.ALLOW_INSECURE_ISSUERS === "true",
+    signingKeys: e.SIGNING_KEYS,
+    tokenHashSalt: e.TOKEN_HASH_SALT,
+    adminToken: e.ADMIN_TOKEN,
+    introspectionToken: e.INTROSPECTION_TOKEN,
+    maxTrustRelationshipsPerProject: e.MAX_TRUST_RELATIONSHIPS_PER_PROJECT,
+  };
+  parsed.set(env, config);
+  return config;
+}

@@ -1,0 +1,71 @@
+/**
+ * The exchange (RFC 8693), as its sequence diagram reads: verify → authorize → mint.
+ *
+ * Steady state: zero network requests (keys cached in the isolate) and one D1 round
+ * trip (candidate relationships + replay record, batched). A refusal leaves nothing
+ * stored: a replay record made by a request that is then refused is released.
+ */
+import type { Config } from "./config";
+import { findCandidatesAndClaim, organizationHasRelationships, pinTrustRelationship, releaseSubjectToken } from "./db/trust-relationships";
+import { issuerKeyStore } from "./db/issuer-keys";
+import { StsError } from "./errors";
+import type { KeyCache } from "./providers/key-cache";
+import type { VerifiedToken } from "./providers/provider";
+import { CLOCK_TOLERANCE_SECONDS, verifyIdToken } from "./providers/verify";
+import { authorize, evaluate, type ExchangeTarget, type Grant } from "./trust/authorize";
+import { mintJobToken, type Minted } from "./tokens/mint";
+import { requireSigningKeys } from "./tokens/signing-keys";
+
+export interface ExchangeRequest extends ExchangeTarget {
+  subjectToken: string;
+}
+
+export interface ExchangeDeps {
+  config: Config;
+  db: D1Database;
+  keys: KeyCache;
+  now: number;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface ExchangeResult extends Minted {
+  token: VerifiedToken;
+  grant: Grant;
+}
+
+export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promise<ExchangeResult> {
+  // Fail on configuration before touching anything, so a misconfigured service burns no jti.
+  const signingKeys = await requireSigningKeys(deps.config.signingKeys);
+  const token = await verifyIdToken(req.subjectToken, {
+    config: deps.config,
+    keys: deps.keys,
+    store: issuerKeyStore(deps.db),
+    now: deps.now,
+    waitUntil: deps.waitUntil,
+    organizationKnown: (provider, org) => organizationHasRelationships(deps.db, provider.name, org),
+  });
+  const replay = token.jti ? { key: `${token.issuer}#${token.jti}`, expiresAt: token.expiresAt + CLOCK_TOLERANCE_SECONDS } : undefined;
+  const candidates = await findCandidatesAndClaim(deps.db, token.provider, token.identity, replay);
+  if (!candidates.firstUse) throw new StsError("token_replayed");
+  try {
+    const grant = authorize(token, candidates.relationships, req);
+    if (grant.pins) await pin(deps.db, token, grant);
+    const minted = await mintJobToken(token, grant, { publicUrl: deps.config.publicUrl, signingKeys, now: deps.now });
+    return { ...minted, token, grant };
+  } catch (error) {
+    if (candidates.claimedKey) await releaseSubjectToken(deps.db, candidates.claimedKey);
+    throw error;
+  }
+}
+
+/**
+ * Stores first-seen immutable IDs. If another exchange pinned the relationship first,
+ * this token must agree with what it pinned.
+ */
+async function pin(db: D1Database, token: VerifiedToken, grant: Grant): Promise<void> {
+  if (await pinTrustRelationship(db, grant.relationship, grant.pins!)) return;
+  const [current] = (await findCandidatesAndClaim(db, token.provider, token.identity, undefined)).relationships.filter(
+    (r) => r.id === grant.relationship.id,
+  );
+  if (!current || !evaluate(token, current).admits) throw new StsError("no_trust_relationship", undefined, "lost pin race");
+}

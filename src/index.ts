@@ -1,0 +1,11 @@
+/** The Worker's entry: HTTP through the Hono app, and the scheduled sweep. */
+import { app } from "./app";
+import type { Env } from "./config";
+import { sweepExpired } from "./db/sweep";
+
+export default {
+  fetch: app.fetch,
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+    ctx.waitUntil(sweepExpired(env.DB, Math.floor(Date.now() / 1000)));
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,66 @@
+/**
+ * CircleCI ID tokens.
+ *
+ * Identity is by UUID, never by name: the organization is the UUID in a per-org `iss`
+ * (or, from the root issuer, the `org-id` claim; both must agree when both exist), the
+ * project is `project-id`. The audience may be ours or, for clients that forward
+ * `$CIRCLE_OIDC_TOKEN_V2` unchanged, the organization's UUID.
+ */
+import { z } from "zod";
+import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
+
+const ORG_ID = "oidc.circleci.com/org-id";
+const PROJECT_ID = "oidc.circleci.com/project-id";
+const SSH_RERUN = "oidc.circleci.com/ssh-rerun";
+const uuid = z.string().regex(UUID_PATTERN, "must be a lowercase UUID");
+
+const claims = z.looseObject({
+  sub: z.string().min(1),
+  [ORG_ID]: uuid.optional(),
+  [PROJECT_ID]: uuid,
+  [SSH_RERUN]: z.boolean().optional(),
+  "oidc.circleci.com/context-ids": z.array(z.string()).optional(),
+});
+
+const relationship = z.strictObject({ organization_uuid: uuid, project_uuid: uuid });
+type CircleCiSubject = z.infer<typeof relationship>;
+
+export const circleci: Provider<CircleCiSubject> = {
+  name: "circleci",
+  matchIssuer(iss, base) {
+    if (iss === base) return "";
+    const prefix = base + "/org/";
+    if (!iss.startsWith(prefix)) return null;
+    const org = iss.slice(prefix.length);
+    return UUID_PATTERN.test(org) ? org : null;
+  },
+  maxLifetimeSeconds: 3600,
+  maxAgeSeconds: 3600,
+  claims,
+  conditionClaims: [
+    "sub", ORG_ID, PROJECT_ID, "oidc.circleci.com/pipeline-definition-id", "oidc.circleci.com/pipeline-id",
+    "oidc.circleci.com/workflow-id", "oidc.circleci.com/job-id", "oidc.circleci.com/context-ids",
+    "oidc.circleci.com/vcs-origin", "oidc.circleci.com/vcs-ref", SSH_RERUN,
+  ],
+  identify(c, tenant) {
+    const claimed = c[ORG_ID];
+    const org = tenant || (typeof claimed === "string" ? claimed : "");
+    if (!UUID_PATTERN.test(org)) return null;
+    if (claimed !== undefined && claimed !== org) return null;
+    const project = c[PROJECT_ID];
+    if (typeof project !== "string") return null;
+    return { lookupKey: `${org}/${project}`, providerOrg: org };
+  },
+  extraAudiences: (token) => [token.identity.providerOrg],
+  defaultDenials: (c) => (c[SSH_RERUN] === true ? [{ claim: SSH_RERUN, value: "true" }] : []),
+  provenance: (c) =>
+    pickClaims(c, [
+      "sub", ORG_ID, PROJECT_ID, "oidc.circleci.com/pipeline-id", "oidc.circleci.com/workflow-id",
+      "oidc.circleci.com/job-id", "oidc.circleci.com/vcs-origin", "oidc.circleci.com/vcs-ref",
+    ]),
+
+  relationshipSchema: relationship,
+  relationshipIdentity: (s) => ({ lookupKey: `${s.organization_uuid}/${s.project_uuid}`, providerOrg: s.organization_uuid }),
+  matchRelationship: (s, token) =>
+    token.identity.lookupKey === `${s.organization_uuid}/${s.project_uuid}` ? { match: true } : { match: false, why: "identity" },
+};

@@ -1,0 +1,97 @@
+/**
+ * GitHub Actions ID tokens.
+ *
+ * Identity is the repository, matched by its names (case-insensitively) and by the
+ * immutable `repository_owner_id`/`repository_id`, pinned from the first verified token
+ * when not given, so a re-registered owner or repository with the same names is refused.
+ * `sub` is never parsed: repositories choose its shape.
+ */
+import { z } from "zod";
+import { pickClaims, type Claims, type Provider } from "./provider";
+
+const ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/i;
+const NUMERIC_ID = z.string().regex(/^[1-9][0-9]{0,19}$/);
+// GitHub's owner and repository name alphabets (repository names also allow '.').
+const OWNER = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "must be a GitHub owner name");
+const REPOSITORY = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a repository name without the owner");
+
+const claims = z.looseObject({
+  sub: z.string().min(1),
+  repository: z.string().regex(/^[^/\s]+\/[^/\s]+$/),
+  repository_id: NUMERIC_ID,
+  repository_owner: z.string().min(1),
+  repository_owner_id: NUMERIC_ID,
+  event_name: z.string().optional(),
+  enterprise: z.string().optional(),
+});
+
+const relationship = z.strictObject({
+  owner: OWNER,
+  repository: REPOSITORY,
+  owner_id: NUMERIC_ID.optional(),
+  repository_id: NUMERIC_ID.optional(),
+  enterprise: z.string().regex(ENTERPRISE_SLUG, "must be an enterprise slug").optional(),
+});
+type GitHubSubject = z.infer<typeof relationship>;
+
+// Events that run with the base repository's identity while executing a fork's code.
+const DENIED_EVENTS = new Set(["pull_request_target", "workflow_run"]);
+
+export const github: Provider<GitHubSubject> = {
+  name: "github",
+  matchIssuer(iss, base) {
+    if (iss === base) return "";
+    if (!iss.startsWith(base + "/")) return null;
+    const slug = iss.slice(base.length + 1);
+    return ENTERPRISE_SLUG.test(slug) ? slug.toLowerCase() : null;
+  },
+  maxLifetimeSeconds: 3600,
+  maxAgeSeconds: 3600,
+  claims,
+  conditionClaims: [
+    "sub", "repository", "repository_id", "repository_owner", "repository_owner_id",
+    "repository_visibility", "ref", "ref_type", "ref_protected", "sha", "workflow", "workflow_ref",
+    "workflow_sha", "job_workflow_ref", "job_workflow_sha", "event_name", "head_ref", "base_ref",
+    "environment", "run_id", "run_number", "run_attempt", "actor", "actor_id", "runner_environment",
+    "enterprise", "enterprise_id", "repo_property_*",
+  ],
+  identify(c) {
+    const repository = String(c.repository).toLowerCase();
+    return { lookupKey: repository, providerOrg: repository.split("/")[0]! };
+  },
+  extraAudiences: () => [],
+  defaultDenials(c) {
+    const event = c.event_name;
+    return typeof event === "string" && DENIED_EVENTS.has(event) ? [{ claim: "event_name", value: event }] : [];
+  },
+  provenance: (c: Claims) =>
+    pickClaims(c, [
+      "repository", "repository_id", "repository_owner", "repository_owner_id", "ref", "sha",
+      "workflow_ref", "job_workflow_ref", "event_name", "environment", "run_id", "run_attempt",
+      "runner_environment",
+    ]),
+
+  relationshipSchema: relationship,
+  relationshipIdentity(s) {
+    const owner = s.owner.toLowerCase();
+    return { lookupKey: `${owner}/${s.repository.toLowerCase()}`, providerOrg: owner };
+  },
+  matchRelationship(s, token) {
+    const c = token.claims;
+    if (token.identity.lookupKey !== `${s.owner}/${s.repository}`.toLowerCase()) return { match: false, why: "identity" };
+    // An enterprise issuer is accepted only by a relationship naming that enterprise, and a
+    // relationship naming an enterprise accepts only tokens of that enterprise.
+    if (token.issuerTenant && token.issuerTenant !== s.enterprise?.toLowerCase()) return { match: false, why: "enterprise" };
+    if (s.enterprise && String(c.enterprise ?? "").toLowerCase() !== s.enterprise.toLowerCase()) {
+      return { match: false, why: "enterprise" };
+    }
+    const ownerId = String(c.repository_owner_id);
+    const repositoryId = String(c.repository_id);
+    if (s.owner_id !== undefined && s.owner_id !== ownerId) return { match: false, why: "pinned_id" };
+    if (s.repository_id !== undefined && s.repository_id !== repositoryId) return { match: false, why: "pinned_id" };
+    const pins: Record<string, string> = {};
+    if (s.owner_id === undefined) pins.owner_id = ownerId;
+    if (s.repository_id === undefined) pins.repository_id = repositoryId;
+    return Object.keys(pins).length > 0 ? { match: true, pins } : { match: true };
+  },
+};

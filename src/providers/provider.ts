@@ -1,0 +1,80 @@
+/**
+ * What a CI provider must tell the shared verifier and the trust matcher.
+ *
+ * A provider file knows its issuer shapes, its claims, how a job's identity becomes an
+ * indexed lookup key, and how a stored relationship's identity fields compare with a
+ * verified token. It does no I/O: the verifier fetches keys, `db/` stores relationships.
+ */
+import type { z } from "zod";
+import type { ProviderName } from "../config";
+
+export type Claims = Record<string, unknown>;
+
+/** Where a job's identity is found in D1: an exact, indexed key. */
+export interface JobIdentity {
+  lookupKey: string;
+  /** The provider's organization (GitHub owner, CircleCI org UUID, Buildkite org slug, RWX ""). */
+  providerOrg: string;
+}
+
+export interface VerifiedToken {
+  provider: ProviderName;
+  issuer: string;
+  /** Sub-issuer the `iss` named: a GitHub enterprise slug or a CircleCI org UUID. */
+  issuerTenant: string | undefined;
+  claims: Claims;
+  identity: JobIdentity;
+  subject: string;
+  jti: string | undefined;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+/** The outcome of comparing one relationship's identity fields with a token. */
+export type IdentityMatch =
+  | { match: true; pins?: Record<string, string> }
+  | { match: false; why: "identity" | "pinned_id" | "enterprise" };
+
+/** A value a provider denies by default unless a condition names it exactly. */
+export interface DefaultDenial {
+  claim: string;
+  value: string;
+}
+
+export interface Provider<S extends Record<string, unknown> = Record<string, unknown>> {
+  name: ProviderName;
+  /** `iss` belongs to this provider: returns the tenant it names ("" for the base issuer), or null. */
+  matchIssuer(iss: string, base: string): string | null;
+  /** Cheap, pre-signature check that an issuer tenant is well-formed (no network for junk). */
+  maxLifetimeSeconds: number;
+  maxAgeSeconds: number;
+  /** Claims the verifier requires beyond iss/aud/exp/iat, with their types. */
+  claims: z.ZodType<Claims>;
+  /** Claim names `conditions` may use; an entry ending in `*` is a prefix. */
+  conditionClaims: readonly string[];
+  /** The job identity of verified claims, or null if they are inconsistent. */
+  identify(claims: Claims, issuerTenant: string): JobIdentity | null;
+  /** Audiences accepted besides AUDIENCE (CircleCI: the organization UUID). */
+  extraAudiences(token: { identity: JobIdentity; claims: Claims }): readonly string[];
+  defaultDenials(claims: Claims): DefaultDenial[];
+  /** The job's provenance, copied into the minted token's `ci` claim. */
+  provenance(claims: Claims): Record<string, string | number | boolean>;
+
+  /** Provider-specific fields of a trust relationship body (strict). */
+  relationshipSchema: z.ZodType<S>;
+  /** Where a relationship with these fields is found by `identify`'s key. */
+  relationshipIdentity(subject: S): JobIdentity;
+  matchRelationship(subject: S, token: VerifiedToken): IdentityMatch;
+}
+
+/** Picks string, number and boolean claims for provenance, dropping absent ones. */
+export function pickClaims(claims: Claims, names: readonly string[]): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const name of names) {
+    const value = claims[name];
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[name] = value;
+  }
+  return out;
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,0 +1,31 @@
+/**
+ * RWX ID tokens.
+ *
+ * The vault is the whole identity: `sub` is opaque and compared exactly (case included).
+ * There is no repository, branch or commit to condition on.
+ */
+import { z } from "zod";
+import { pickClaims, type Provider } from "./provider";
+
+const SUBJECT = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+
+const claims = z.looseObject({ sub: SUBJECT });
+const relationship = z.strictObject({ subject: SUBJECT });
+type RwxSubject = z.infer<typeof relationship>;
+
+export const rwx: Provider<RwxSubject> = {
+  name: "rwx",
+  matchIssuer: (iss, base) => (iss === base ? "" : null),
+  maxLifetimeSeconds: 3600,
+  maxAgeSeconds: 3600,
+  claims,
+  conditionClaims: ["sub", "run_id", "run_url", "task_id", "task_url"],
+  identify: (c) => ({ lookupKey: String(c.sub), providerOrg: "" }),
+  extraAudiences: () => [],
+  defaultDenials: () => [],
+  provenance: (c) => pickClaims(c, ["sub", "run_id", "run_url", "task_id", "task_url"]),
+
+  relationshipSchema: relationship,
+  relationshipIdentity: (s) => ({ lookupKey: s.subject, providerOrg: "" }),
+  matchRelationship: (s, token) => (token.identity.lookupKey === s.subject ? { match: true } : { match: false, why: "identity" }),
+};

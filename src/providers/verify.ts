@@ -1,0 +1,166 @@
+/**
+ * "Is this token really from that CI?" — the shared verifier for every provider.
+ *
+ * Cheap checks come first (size, shape, header, exact issuer) so junk never causes
+ * network or database work. The issuer is always one built from configuration; nothing
+ * in an unverified token chooses where keys come from (`jku`, `jwk`, `x5u`, `x5c` are
+ * refused outright). Signatures are checked with WebCrypto against keys imported for
+ * RS256 only, so neither `none` nor HMAC-with-the-public-key can pass.
+ * It does not decide which project the token may reach: that is `trust/`.
+ */
+import type { Config } from "../config";
+import { StsError } from "../errors";
+import type { KeyCache, KeyStore } from "./key-cache";
+import type { Claims, Provider, VerifiedToken } from "./provider";
+import { providerForIssuer } from "./registry";
+
+export const MAX_SUBJECT_TOKEN_BYTES = 16 * 1024;
+export const CLOCK_TOLERANCE_SECONDS = 60;
+const MAX_KID_LENGTH = 256;
+const MAX_JTI_LENGTH = 256;
+const FORBIDDEN_HEADERS = ["jku", "jwk", "x5u", "x5c", "crit"];
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+export interface VerifyDeps {
+  config: Config;
+  keys: KeyCache;
+  store: KeyStore;
+  now: number;
+  waitUntil(promise: Promise<unknown>): void;
+  /** Does any relationship name this provider organization? Asked only before a cold key fetch. */
+  organizationKnown(provider: Provider, providerOrg: string): Promise<boolean>;
+}
+
+export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<VerifiedToken> {
+  if (raw.length > MAX_SUBJECT_TOKEN_BYTES) throw new StsError("subject_token_too_large");
+  const { header, payload, signingInput, signature } = decodeCompact(raw);
+
+  if (header.alg !== "RS256") throw new StsError("token_algorithm_forbidden");
+  if (FORBIDDEN_HEADERS.some((name) => name in header)) throw new StsError("token_header_forbidden");
+  const kid = header.kid;
+  if (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH) {
+    throw new StsError("token_malformed", undefined, "kid missing or invalid");
+  }
+
+  const iss = payload.iss;
+  if (typeof iss !== "string") throw new StsError("token_malformed", undefined, "iss missing");
+  const found = providerForIssuer(iss, deps.config.issuers);
+  if (!found) throw new StsError("issuer_unknown");
+  const { provider, tenant } = found;
+
+  // Where the job claims to come from, before anything is trusted: only used to gate a
+  // cold key fetch (CircleCI's per-organization issuers), never to authorize.
+  const claimedIdentity = provider.claims.safeParse(payload).success ? provider.identify(payload, tenant) : null;
+  const key = await deps.keys.keyFor({
+    issuer: iss,
+    kid,
+    now: deps.now,
+    allowInsecure: deps.config.allowInsecureIssuers,
+    store: deps.store,
+    waitUntil: deps.waitUntil,
+    mayFetch: async () =>
+      provider.name !== "circleci" ||
+      (claimedIdentity !== null && (await deps.organizationKnown(provider, claimedIdentity.providerOrg))),
+  });
+
+  const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signature, signingInput);
+  if (!valid) throw new StsError("signature_invalid");
+
+  const { issuedAt, expiresAt } = checkTimes(payload, provider, deps.now);
+  const claims = provider.claims.safeParse(payload);
+  if (!claims.success) {
+    throw new StsError("claims_invalid", undefined, claims.error.issues.map((i) => i.path.join(".")).join(","));
+  }
+  const identity = provider.identify(claims.data, tenant);
+  if (!identity) throw new StsError("claims_invalid", undefined, "inconsistent identity claims");
+  checkAudience(payload.aud, [deps.config.audience, ...provider.extraAudiences({ identity, claims: claims.data })]);
+
+  const jti = payload.jti;
+  if (jti !== undefined && (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_LENGTH)) {
+    throw new StsError("claims_invalid", undefined, "jti");
+  }
+  return {
+    provider: provider.name,
+    issuer: iss,
+    issuerTenant: tenant || undefined,
+    claims: claims.data,
+    identity,
+    subject: String(claims.data.sub),
+    jti,
+    issuedAt,
+    expiresAt,
+  };
+}
+
+interface Decoded {
+  header: Record<string, unknown>;
+  payload: Claims;
+  signingInput: Uint8Array<ArrayBuffer>;
+  signature: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Splits and decodes a compact JWS. Every segment must be canonical base64url (no
+ * padding, no stray bits), so one token has exactly one spelling and cannot be
+ * presented twice in different clothes.
+ */
+function decodeCompact(raw: string): Decoded {
+  const parts = raw.split(".");
+  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) throw new StsError("token_malformed");
+  const [h, p, s] = parts as [string, string, string];
+  const header = decodeJson(h);
+  const payload = decodeJson(p);
+  const signature = decodeBase64Url(s);
+  return { header, payload, signingInput: new TextEncoder().encode(`${h}.${p}`) as Uint8Array<ArrayBuffer>, signature };
+}
+
+function decodeJson(segment: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(decodeBase64Url(segment)));
+  } catch {
+    throw new StsError("token_malformed");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new StsError("token_malformed");
+  return value as Record<string, unknown>;
+}
+
+export function decodeBase64Url(segment: string): Uint8Array<ArrayBuffer> {
+  if (segment.length % 4 === 1) throw new StsError("token_malformed");
+  let binary: string;
+  try {
+    binary = atob(segment.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    throw new StsError("token_malformed");
+  }
+  const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+  if (encodeBase64Url(bytes) !== segment) throw new StsError("token_malformed", undefined, "non-canonical base64url");
+  return bytes;
+}
+
+export function encodeBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+const isTime = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** RFC 7519 §4.1.4–4.1.6 with a 60 s tolerance, plus the provider's age and lifetime caps. */
+function checkTimes(payload: Claims, provider: Provider, now: number): { issuedAt: number; expiresAt: number } {
+  const { exp, iat, nbf } = payload;
+  if (!isTime(exp) || !isTime(iat) || (nbf !== undefined && !isTime(nbf))) throw new StsError("claims_invalid", undefined, "exp/iat/nbf");
+  if (exp + CLOCK_TOLERANCE_SECONDS <= now) throw new StsError("token_expired");
+  if (iat - CLOCK_TOLERANCE_SECONDS > now) throw new StsError("token_issued_in_future");
+  if (nbf !== undefined && nbf - CLOCK_TOLERANCE_SECONDS > now) throw new StsError("token_not_yet_valid");
+  if (exp <= iat) throw new StsError("claims_invalid", undefined, "exp not after iat");
+  if (exp - iat > provider.maxLifetimeSeconds) throw new StsError("token_lifetime_too_long");
+  if (now - iat > provider.maxAgeSeconds) throw new StsError("token_too_old");
+  return { issuedAt: iat, expiresAt: exp };
+}
+
+/** `aud` must be one value (a string or a one-element array) and an accepted one. */
+function checkAudience(aud: unknown, accepted: readonly string[]): void {
+  const single = Array.isArray(aud) && aud.length === 1 ? aud[0] : aud;
+  if (typeof single !== "string" || !accepted.includes(single)) throw new StsError("audience_mismatch");
+}

@@ -1,0 +1,29 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+// @ts-expect-error plain JS module shared with the demo, soak and benchmark scripts
+import { createFakeIssuer } from "./test/support/fake-issuer.mjs";
+// @ts-expect-error plain JS module shared with `npm start`
+import { generateDevSecrets } from "./test/support/dev-secrets.mjs";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  const secrets = await generateDevSecrets();
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./src/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // The network edge: every outbound fetch lands on the fake CI issuer.
+          outboundService: createFakeIssuer(),
+          bindings: { ...secrets, TEST_MIGRATIONS: migrations, PUBLIC_URL: "https://sts.test", AUDIENCE: "https://sts.test" },
+        },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      testTimeout: 20_000,
+      silent: "passed-only",
+    },
+  };
+});
