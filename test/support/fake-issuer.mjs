@@ -131,7 +131,10 @@ export function serveFakeIssuer(port = 8788) {
       res.destroy();
     }
   });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
