@@ -23,7 +23,7 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/support/apply-migrations.ts"],
       testTimeout: 20_000,
-      silent: "passed-only",
+      silent: "passed-only" as const,
     },
   };
 });

@@ -82,6 +82,15 @@ export function configFrom(env: Env): Config {
     throw new StsError("config_invalid", result.error.issues.map((i) => i.path.join(".")).join(", "));
   }
   const e = result.data;
+  const allowInsecureIssuers = e.ALLOW_INSECURE_ISSUERS === "true";
+  // An http:// issuer is a local-development setting; in production it would be a way to
+  // swap a provider's keys in transit, so it is refused unless explicitly allowed.
+  const insecure = (["GITHUB_ISSUER", "CIRCLECI_ISSUER", "BUILDKITE_ISSUER", "RWX_ISSUER"] as const).filter((name) =>
+    e[name]?.startsWith("http:"),
+  );
+  if (insecure.length > 0 && !allowInsecureIssuers) {
+    throw new StsError("config_invalid", `${insecure.join(", ")} must use https unless ALLOW_INSECURE_ISSUERS=true`);
+  }
   const config: Config = {
     publicUrl: e.PUBLIC_URL,
     audience: e.AUDIENCE ?? e.PUBLIC_URL,
@@ -91,7 +100,7 @@ export function configFrom(env: Env): Config {
       buildkite: e.BUILDKITE_ISSUER ?? DEFAULT_ISSUERS.buildkite,
       rwx: e.RWX_ISSUER ?? DEFAULT_ISSUERS.rwx,
     },
-    allowInsecureIssuers: e.ALLOW_INSECURE_ISSUERS === "true",
+    allowInsecureIssuers,
     signingKeys: e.SIGNING_KEYS,
     tokenHashSalt: e.TOKEN_HASH_SALT,
     adminToken: e.ADMIN_TOKEN,
