@@ -6,7 +6,7 @@
  * stored: a replay record made by a request that is then refused is released.
  */
 import type { Config } from "./config";
-import { findCandidatesAndClaim, organizationHasRelationships, pinTrustRelationship, releaseSubjectToken } from "./db/trust-relationships";
+import { findCandidatesAndClaim, findTrustRelationshipsFor, pinTrustRelationship, releaseSubjectToken } from "./db/trust-relationships";
 import { issuerKeyStore } from "./db/issuer-keys";
 import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
@@ -42,7 +42,10 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
     store: issuerKeyStore(deps.db),
     now: deps.now,
     waitUntil: deps.waitUntil,
-    organizationKnown: (provider, org) => organizationHasRelationships(deps.db, provider.name, org),
+    issuerNamed: async (provider, identity, tenant) =>
+      (await findTrustRelationshipsFor(deps.db, provider.name, identity.lookupKey)).some((r) =>
+        provider.namesIssuerTenant(r.subject, tenant),
+      ),
   });
   const replay = token.jti ? { key: `${token.issuer}#${token.jti}`, expiresAt: token.expiresAt + CLOCK_TOLERANCE_SECONDS } : undefined;
   const candidates = await findCandidatesAndClaim(deps.db, token.provider, token.identity, replay);
@@ -64,7 +67,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
  */
 async function pin(db: D1Database, token: VerifiedToken, grant: Grant): Promise<void> {
   if (await pinTrustRelationship(db, grant.relationship, grant.pins!)) return;
-  const [current] = (await findCandidatesAndClaim(db, token.provider, token.identity, undefined)).relationships.filter(
+  const [current] = (await findTrustRelationshipsFor(db, token.provider, token.identity.lookupKey)).filter(
     (r) => r.id === grant.relationship.id,
   );
   if (!current || !evaluate(token, current).admits) throw new StsError("no_trust_relationship", undefined, "lost pin race");

@@ -124,9 +124,7 @@ export function findCandidatesAndClaim(
   identity: JobIdentity,
   replay: { key: string; expiresAt: number } | undefined,
 ): Promise<Candidates> {
-  const select = db
-    .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ? AND t.lookup_key = ?`)
-    .bind(provider, identity.lookupKey);
+  const select = selectByLookupKey(db, provider, identity.lookupKey);
   return d1(async () => {
     if (!replay) {
       const { results } = await select.all<Row>();
@@ -139,6 +137,20 @@ export function findCandidatesAndClaim(
     const firstUse = (inserted?.meta.changes ?? 0) > 0;
     return { relationships: (found?.results ?? []).map(fromRow), firstUse, claimedKey: firstUse ? replay.key : undefined };
   });
+}
+
+/** The relationships stored for one job identity (indexed equality on provider and lookup key). */
+export function findTrustRelationshipsFor(db: D1Database, provider: string, lookupKey: string): Promise<TrustRelationship[]> {
+  return d1(async () => {
+    const { results } = await selectByLookupKey(db, provider, lookupKey).all<Row>();
+    return results.map(fromRow);
+  });
+}
+
+function selectByLookupKey(db: D1Database, provider: string, lookupKey: string): D1PreparedStatement {
+  return db
+    .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ? AND t.lookup_key = ?`)
+    .bind(provider, lookupKey);
 }
 
 /** Undoes a replay record made by a request that was then refused, so a refusal stores nothing. */
@@ -165,16 +177,5 @@ export function pinTrustRelationship(
       .bind(after, relationship.id, before)
       .run();
     return result.meta.changes > 0;
-  });
-}
-
-/** Does any relationship of this provider name this organization? (CircleCI's fetch gate.) */
-export function organizationHasRelationships(db: D1Database, provider: string, providerOrg: string): Promise<boolean> {
-  return d1(async () => {
-    const row = await db
-      .prepare("SELECT 1 AS found FROM trust_relationships WHERE provider = ? AND provider_org = ? LIMIT 1")
-      .bind(provider, providerOrg)
-      .first();
-    return row !== null;
   });
 }

@@ -43,6 +43,8 @@ export const buildkite: Provider<BuildkiteSubject> = {
     lookupKey: `${String(c.organization_slug)}/${String(c.pipeline_slug)}`,
     providerOrg: String(c.organization_slug),
   }),
+  keyFetchNeedsRelationship: () => false,
+  namesIssuerTenant: () => true,
   extraAudiences: () => [],
   defaultDenials: () => [],
   provenance: (c) =>

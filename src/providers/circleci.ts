@@ -51,6 +51,10 @@ export const circleci: Provider<CircleCiSubject> = {
     if (typeof project !== "string") return null;
     return { lookupKey: `${org}/${project}`, providerOrg: org };
   },
+  // Every CircleCI issuer names an organization (in `iss`, or the root issuer's org-id
+  // claim), and a relationship found by the job's lookup key names that organization.
+  keyFetchNeedsRelationship: () => true,
+  namesIssuerTenant: () => true,
   extraAudiences: (token) => [token.identity.providerOrg],
   defaultDenials: (c) => (c[SSH_RERUN] === true ? [{ claim: SSH_RERUN, value: "true" }] : []),
   provenance: (c) =>

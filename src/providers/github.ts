@@ -59,6 +59,8 @@ export const github: Provider<GitHubSubject> = {
     const repository = String(c.repository).toLowerCase();
     return { lookupKey: repository, providerOrg: repository.split("/")[0]! };
   },
+  keyFetchNeedsRelationship: (tenant) => tenant !== "",
+  namesIssuerTenant: (s, tenant) => s.enterprise?.toLowerCase() === tenant,
   extraAudiences: () => [],
   defaultDenials(c) {
     const event = c.event_name;

@@ -54,6 +54,14 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
   conditionClaims: readonly string[];
   /** The job identity of verified claims, or null if they are inconsistent. */
   identify(claims: Claims, issuerTenant: string): JobIdentity | null;
+  /**
+   * Must a stored relationship name this issuer tenant before its keys are fetched for the
+   * first time? True for open-ended issuers (GitHub enterprises, CircleCI organizations):
+   * anyone can put any slug or UUID in `iss`, and that must cost no network request.
+   */
+  keyFetchNeedsRelationship(tenant: string): boolean;
+  /** Does a stored relationship (already found by the job's lookup key) name this issuer tenant? */
+  namesIssuerTenant(subject: S, tenant: string): boolean;
   /** Audiences accepted besides AUDIENCE (CircleCI: the organization UUID). */
   extraAudiences(token: { identity: JobIdentity; claims: Claims }): readonly string[];
   defaultDenials(claims: Claims): DefaultDenial[];

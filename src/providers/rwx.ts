@@ -21,6 +21,8 @@ export const rwx: Provider<RwxSubject> = {
   claims,
   conditionClaims: ["sub", "run_id", "run_url", "task_id", "task_url"],
   identify: (c) => ({ lookupKey: String(c.sub), providerOrg: "" }),
+  keyFetchNeedsRelationship: () => false,
+  namesIssuerTenant: () => true,
   extraAudiences: () => [],
   defaultDenials: () => [],
   provenance: (c) => pickClaims(c, ["sub", "run_id", "run_url", "task_id", "task_url"]),

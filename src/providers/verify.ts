@@ -11,7 +11,7 @@
 import type { Config } from "../config";
 import { StsError } from "../errors";
 import type { KeyCache, KeyStore } from "./key-cache";
-import type { Claims, Provider, VerifiedToken } from "./provider";
+import type { Claims, JobIdentity, Provider, VerifiedToken } from "./provider";
 import { providerForIssuer } from "./registry";
 
 export const MAX_SUBJECT_TOKEN_BYTES = 16 * 1024;
@@ -27,8 +27,11 @@ export interface VerifyDeps {
   store: KeyStore;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
-  /** Does any relationship name this provider organization? Asked only before a cold key fetch. */
-  organizationKnown(provider: Provider, providerOrg: string): Promise<boolean>;
+  /**
+   * Does a stored relationship for this job identity name this issuer tenant? Asked only
+   * before a cold key fetch from an open-ended issuer (`keyFetchNeedsRelationship`).
+   */
+  issuerNamed(provider: Provider, identity: JobIdentity, tenant: string): Promise<boolean>;
 }
 
 export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<VerifiedToken> {
@@ -49,7 +52,8 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
   const { provider, tenant } = found;
 
   // Where the job claims to come from, before anything is trusted: only used to gate a
-  // cold key fetch (CircleCI's per-organization issuers), never to authorize.
+  // cold key fetch from an open-ended issuer (a GitHub enterprise, a CircleCI
+  // organization), never to authorize.
   const claimedIdentity = provider.claims.safeParse(payload).success ? provider.identify(payload, tenant) : null;
   const key = await deps.keys.keyFor({
     issuer: iss,
@@ -59,8 +63,8 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
     store: deps.store,
     waitUntil: deps.waitUntil,
     mayFetch: async () =>
-      provider.name !== "circleci" ||
-      (claimedIdentity !== null && (await deps.organizationKnown(provider, claimedIdentity.providerOrg))),
+      !provider.keyFetchNeedsRelationship(tenant) ||
+      (claimedIdentity !== null && (await deps.issuerNamed(provider, claimedIdentity, tenant))),
   });
 
   const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signature, signingInput);
