@@ -7,6 +7,7 @@ import { configFrom } from "./config";
 import { StsError, toWire, type Reason } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import type { AppContext, AppEnv } from "./routes/context";
+import { adminRateLimit, exchangeIssuerRateLimit } from "./routes/rate-limit";
 import { tokenRoutes } from "./routes/token";
 import { wellKnownRoutes } from "./routes/well-known";
 
@@ -40,6 +41,8 @@ app.use(async (c, next) => {
   );
 });
 
+app.use("/token", exchangeIssuerRateLimit);
+app.use("/v1/*", adminRateLimit);
 app.route("/", tokenRoutes);
 app.route("/", wellKnownRoutes);
 app.route("/", adminRoutes);
