@@ -7,6 +7,8 @@ import { configFrom } from "./config";
 import { StsError, toWire, type Reason } from "./errors";
 import { adminRoutes } from "./routes/admin";
 import type { AppContext, AppEnv } from "./routes/context";
+import { credentialRoutes } from "./routes/credentials";
+import { introspectionRoutes } from "./routes/introspection";
 import { adminRateLimit, exchangeIssuerRateLimit } from "./routes/rate-limit";
 import { tokenRoutes } from "./routes/token";
 import { wellKnownRoutes } from "./routes/well-known";
@@ -46,6 +48,8 @@ app.use("/v1/*", adminRateLimit);
 app.route("/", tokenRoutes);
 app.route("/", wellKnownRoutes);
 app.route("/", adminRoutes);
+app.route("/", credentialRoutes);
+app.route("/", introspectionRoutes);
 
 app.notFound((c) => renderError(c, new StsError("route_not_found")));
 app.onError((error, c) => renderError(c, error));

@@ -42,6 +42,7 @@ export type Reason =
   // Credentials of the admin API, introspection and revocation
   | "unauthenticated"
   | "insufficient_scope"
+  | "revocation_unsupported"
   | "not_found"
   | "conflict"
   | "limit_exceeded"
@@ -160,6 +161,13 @@ export function toWire(reason: Reason, detail?: string): WireError {
       return { status: 401, error: "invalid_token", description: "a valid bearer credential is required" };
     case "insufficient_scope":
       return { status: 403, error: "insufficient_scope", description: "this credential may not do that" };
+    case "revocation_unsupported":
+      // RFC 7009 §2.2.1: static tokens are revoked by their owner, through the admin API.
+      return {
+        status: 400,
+        error: "unsupported_token_type",
+        description: "static tokens are revoked by deleting them: DELETE /v1/.../tokens/{id}",
+      };
     case "not_found":
       return { status: 404, error: "not_found", description: "no such resource" };
     case "conflict":

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { ID_PATTERN } from "../db/d1";
-import { createOrganization, createProject, deleteProject, findOrganization, findProject, listProjects, type Project } from "../db/organizations";
+import { createOrganization, createProject, deleteProject, listProjects, type Organization, type Project } from "../db/organizations";
 import {
   createTrustRelationship,
   deleteTrustRelationship,
@@ -16,7 +16,7 @@ import {
 import { StsError } from "../errors";
 import { PROVIDERS, PROVIDER_NAMES } from "../providers/registry";
 import { isKnownClaim, MAX_CONDITIONS, MAX_PATTERN_LENGTH } from "../trust/conditions";
-import { requireOperator, requireOrgAccess, resolvePrincipal, type Access, type Principal } from "./access";
+import { authorizeOrg, authorizeProject, requireOperator, resolvePrincipal, type Access } from "./access";
 import { readJsonBody, validate } from "./body";
 import { nowSeconds, type AppContext, type AppEnv } from "./context";
 
@@ -68,24 +68,14 @@ function renderRelationship(r: StoredTrustRelationship) {
   };
 }
 
-/** The principal, authorized for the org; the org must exist and be theirs, else 404. */
-async function orgFor(c: AppContext, id: string, access: Access): Promise<Principal> {
-  const principal = await resolvePrincipal(c);
-  const org = await findOrganization(c.env.DB, pathId(ID_PATTERN.org, id));
-  if (!org) throw new StsError("not_found");
-  await requireOrgAccess(c, principal, org.id, access);
-  c.get("log").org_id = org.id;
-  return principal;
+/** The organization, when the principal may read or administer it (tenancy lives in access.ts). */
+async function orgFor(c: AppContext, id: string, access: Access): Promise<Organization> {
+  return (await authorizeOrg(c, id, access)).org;
 }
 
 /** The project, when the principal may read or administer its organization; else 404. */
 async function projectFor(c: AppContext, id: string, access: Access): Promise<Project> {
-  const principal = await resolvePrincipal(c);
-  const project = await findProject(c.env.DB, pathId(ID_PATTERN.prj, id));
-  if (!project) throw new StsError("not_found");
-  await requireOrgAccess(c, principal, project.org_id, access);
-  c.get("log").project_id = project.id;
-  return project;
+  return (await authorizeProject(c, id, access)).project;
 }
 
 export const adminRoutes = new Hono<AppEnv>()
@@ -95,17 +85,16 @@ export const adminRoutes = new Hono<AppEnv>()
     return c.json(await createOrganization(c.env.DB, name, nowSeconds()), 201);
   })
   .get("/v1/orgs/:org_id", async (c) => {
-    await orgFor(c, c.req.param("org_id"), "read");
-    return c.json(await findOrganization(c.env.DB, c.req.param("org_id")));
+    return c.json(await orgFor(c, c.req.param("org_id"), "read"));
   })
   .post("/v1/orgs/:org_id/projects", async (c) => {
-    await orgFor(c, c.req.param("org_id"), "admin");
+    const org = await orgFor(c, c.req.param("org_id"), "admin");
     const { name } = await readJsonBody(c, Name);
-    return c.json(await createProject(c.env.DB, c.req.param("org_id"), name, nowSeconds()), 201);
+    return c.json(await createProject(c.env.DB, org.id, name, nowSeconds()), 201);
   })
   .get("/v1/orgs/:org_id/projects", async (c) => {
-    await orgFor(c, c.req.param("org_id"), "read");
-    return c.json({ projects: await listProjects(c.env.DB, c.req.param("org_id")) });
+    const org = await orgFor(c, c.req.param("org_id"), "read");
+    return c.json({ projects: await listProjects(c.env.DB, org.id) });
   })
   .get("/v1/projects/:project_id", async (c) => c.json(await projectFor(c, c.req.param("project_id"), "read")))
   .delete("/v1/projects/:project_id", async (c) => {
