@@ -3,8 +3,8 @@
  * PROVIDERS.md refused (repo-jacking, fork-running events, enterprise issuers, refs).
  */
 import { describe, expect, it } from "vitest";
-import { createProject, createRelationship, decodeJwt, exchangeToken, expectError } from "../support/api";
-import { expectNoEcho } from "../support/exchange-forge";
+import { createProject, createRelationship, decodeJwt, exchangeToken } from "../support/api";
+import { expectNoEcho, expectRefused } from "../support/exchange-forge";
 import { expectExchanged, listedRelationship, seedGithub } from "../support/exchange-seed";
 import { githubClaims, ISSUERS, issuerRequests, signToken, uuid } from "../support/issuer";
 
@@ -96,14 +96,14 @@ describe("GitHub Actions: repo-jacking (names reused, IDs new)", () => {
     await expectExchanged(await sign(claims));
     const jacked = fresh(claims, { repository_id: "999999999" });
     const token = await sign(jacked);
-    const body = await expectError(await exchangeToken(token), 400, "invalid_request");
+    const body = await expectRefused(await exchangeToken(token), "no_trust_relationship");
     expectNoEcho(body.error_description, token, claims.repository, "999999999", claims.repository_id);
   });
 
   it("refuses a token whose repository_owner_id differs from the pinned one", async () => {
     const { claims } = await seedGithub();
     await expectExchanged(await sign(claims));
-    await expectError(await exchangeToken(await sign(fresh(claims, { repository_owner_id: "888888888" }))), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(fresh(claims, { repository_owner_id: "888888888" }))), "no_trust_relationship");
   });
 
   it("refuses a token whose IDs differ from those given at creation, even on first use", async () => {
@@ -117,14 +117,14 @@ describe("GitHub Actions: repo-jacking (names reused, IDs new)", () => {
       owner_id: claims.repository_owner_id,
       repository_id: "123456789",
     });
-    await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims)), "no_trust_relationship");
     await expectExchanged(await sign(fresh(claims, { repository_id: "123456789" })));
   });
 
   it("does not pin a re-registered repository's IDs after refusing it", async () => {
     const { claims, projectId, relationshipId } = await seedGithub();
     await expectExchanged(await sign(claims));
-    await expectError(await exchangeToken(await sign(fresh(claims, { repository_id: "77777777" }))), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(fresh(claims, { repository_id: "77777777" }))), "no_trust_relationship");
     expect((await listedRelationship(projectId, relationshipId)).repository_id).toBe(claims.repository_id);
   });
 });
@@ -135,20 +135,19 @@ describe("GitHub Actions: refs and fork-running events", () => {
       { ref: "refs/pull/12/merge", event_name: "pull_request", head_ref: "feature", base_ref: "main" },
       { conditions: { ref: "refs/heads/main" } },
     );
-    const body = await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
+    const body = await expectRefused(await exchangeToken(await sign(claims)), "no_trust_relationship");
     expectNoEcho(body.error_description, "refs/heads/main", "refs/pull/12/merge");
   });
 
   it("refuses a nested branch for a '*' ref condition, since '*' never crosses '/'", async () => {
     const { claims } = await seedGithub({ ref: "refs/heads/release/1.0" }, { conditions: { ref: "refs/heads/*" } });
-    await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims)), "no_trust_relationship");
   });
 
   for (const event of ["pull_request_target", "workflow_run"]) {
     it(`denies ${event} by default`, async () => {
       const { claims } = await seedGithub({ event_name: event });
-      const body = await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
-      expect(body.error_description).toContain("denied unless a trust relationship names it");
+      await expectRefused(await exchangeToken(await sign(claims)), "event_denied");
     });
 
     it(`admits ${event} when a condition names the event exactly`, async () => {
@@ -158,13 +157,13 @@ describe("GitHub Actions: refs and fork-running events", () => {
 
     it(`does not let a '*' event_name pattern lift the ${event} denial`, async () => {
       const { claims } = await seedGithub({ event_name: event }, { conditions: { event_name: "*" } });
-      await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
+      await expectRefused(await exchangeToken(await sign(claims)), "event_denied");
     });
   }
 
   it("does not let a prefix pattern such as 'pull_request*' lift the pull_request_target denial", async () => {
     const { claims } = await seedGithub({ event_name: "pull_request_target" }, { conditions: { event_name: "pull_request*" } });
-    await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims)), "event_denied");
   });
 
   it("picks the project whose relationship names pull_request_target over one that denies it", async () => {
@@ -190,7 +189,7 @@ describe("GitHub Actions: enterprise issuers", () => {
     const slug = enterpriseSlug();
     const issuer = `${ISSUERS.github}/${slug}`;
     const { claims } = await seedGithub({ iss: issuer, enterprise: slug });
-    await expectError(await exchangeToken(await sign(claims, issuer)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims, issuer)), "no_trust_relationship");
   });
 
   it("refuses a token from another enterprise's issuer", async () => {
@@ -198,20 +197,20 @@ describe("GitHub Actions: enterprise issuers", () => {
     const other = enterpriseSlug();
     const issuer = `${ISSUERS.github}/${other}`;
     const { claims } = await seedGithub({ iss: issuer, enterprise: other }, { enterprise: slug });
-    await expectError(await exchangeToken(await sign(claims, issuer)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims, issuer)), "no_trust_relationship");
     expect(await issuerRequests(issuer)).toBe(0);
   });
 
   it("refuses a token without the enterprise claim for a relationship naming an enterprise", async () => {
     const { claims } = await seedGithub({}, { enterprise: enterpriseSlug() });
-    await expectError(await exchangeToken(await sign(claims)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims)), "no_trust_relationship");
   });
 
   it("makes no request to an enterprise issuer that no relationship names", async () => {
     const slug = enterpriseSlug();
     const issuer = `${ISSUERS.github}/${slug}`;
     const { claims } = await seedGithub({ iss: issuer, enterprise: slug });
-    await expectError(await exchangeToken(await sign(claims, issuer)), 400, "invalid_request");
+    await expectRefused(await exchangeToken(await sign(claims, issuer)), "no_trust_relationship");
     expect(await issuerRequests(issuer)).toBe(0);
   });
 });

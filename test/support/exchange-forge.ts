@@ -6,8 +6,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { toWire, type Reason } from "../../src/errors";
 import worker from "../../src/index";
-import { BASE } from "./api";
+import { BASE, expectError } from "./api";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -82,4 +83,15 @@ export function expectNoEcho(description: string, ...values: unknown[]): void {
     if (value === undefined || value === null || value === "") continue;
     expect(description).not.toContain(String(value));
   }
+}
+
+/**
+ * Asserts a refusal by its reason: the status, wire error code and fixed description that
+ * src/errors.ts maps the reason to (so the test names the stage that refused, not prose).
+ */
+export async function expectRefused(response: Response, reason: Reason) {
+  const wire = toWire(reason);
+  const body = await expectError(response, wire.status, wire.error);
+  expect(body.error_description, `expected reason ${reason}`).toBe(wire.description);
+  return body;
 }
