@@ -57,12 +57,16 @@ export async function readOAuthBody<T>(c: AppContext, schema: z.ZodType<T>): Pro
   const text = await readCapped(c);
   let fields: Record<string, unknown>;
   if (type === "application/x-www-form-urlencoded") {
-    const params = new URLSearchParams(text);
-    fields = {};
-    for (const [name, value] of params) {
-      if (name in fields) throw new StsError("field_invalid", `${safeName(name)}: must not be repeated`);
-      fields[name] = value;
+    // A Set, not `name in fields`: an object already "has" inherited names such as
+    // `constructor`, which would refuse a lone unknown parameter as repeated.
+    const seen = new Set<string>();
+    const entries: [string, string][] = [];
+    for (const [name, value] of new URLSearchParams(text)) {
+      if (seen.has(name)) throw new StsError("field_invalid", `${safeName(name)}: must not be repeated`);
+      seen.add(name);
+      entries.push([name, value]);
     }
+    fields = Object.fromEntries(entries);
   } else if (type === "application/json") {
     const value = parseJson(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new StsError("body_malformed");
