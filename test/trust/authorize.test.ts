@@ -1,0 +1,213 @@
+/**
+ * Pure: `authorize` as a table of (verified claims × stored relationships × request) →
+ * decision. No I/O; tokens are built as the verifier would return them.
+ */
+import { describe, expect, it } from "vitest";
+import { StsError, type Reason } from "../../src/errors";
+import type { VerifiedToken } from "../../src/providers/provider";
+import { PROVIDERS } from "../../src/providers/registry";
+import { authorize, narrowScopes, type TrustRelationship } from "../../src/trust/authorize";
+
+const ORG_UUID = "6f1f7a2e-0d3b-4c55-9a61-1b2c3d4e5f60";
+const PROJECT_UUID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+
+function token(provider: VerifiedToken["provider"], claims: Record<string, unknown>, tenant = ""): VerifiedToken {
+  const identity = PROVIDERS[provider].identify(claims, tenant);
+  if (!identity) throw new Error("inconsistent claims in test");
+  return {
+    provider,
+    issuer: `https://issuer.test/${provider}`,
+    issuerTenant: tenant || undefined,
+    claims,
+    identity,
+    subject: String(claims.sub),
+    jti: undefined,
+    issuedAt: 1_700_000_000,
+    expiresAt: 1_700_000_300,
+  };
+}
+
+const github = (claims: Record<string, unknown> = {}, tenant = "") =>
+  token(
+    "github",
+    {
+      sub: "repo:acme/app:ref:refs/heads/main",
+      repository: "acme/app",
+      repository_id: "100",
+      repository_owner: "acme",
+      repository_owner_id: "200",
+      ref: "refs/heads/main",
+      event_name: "push",
+      ...claims,
+    },
+    tenant,
+  );
+
+const circleci = (claims: Record<string, unknown> = {}) =>
+  token(
+    "circleci",
+    {
+      sub: `org/${ORG_UUID}/project/${PROJECT_UUID}/user/u`,
+      "oidc.circleci.com/org-id": ORG_UUID,
+      "oidc.circleci.com/project-id": PROJECT_UUID,
+      "oidc.circleci.com/ssh-rerun": false,
+      ...claims,
+    },
+    ORG_UUID,
+  );
+
+let counter = 0;
+function relationship(provider: string, subject: Record<string, unknown>, extra: Partial<TrustRelationship> = {}): TrustRelationship {
+  counter++;
+  return {
+    id: `trl_${String(counter).padStart(24, "0")}`,
+    projectId: "prj_000000000000000000000001",
+    orgId: "org_000000000000000000000001",
+    provider,
+    subject,
+    conditions: {},
+    tokenTtlSeconds: 3600,
+    createdAt: 1_000 + counter,
+    ...extra,
+  };
+}
+
+const repo = (extra: Record<string, unknown> = {}, rel: Partial<TrustRelationship> = {}) =>
+  relationship("github", { owner: "acme", repository: "app", ...extra }, rel);
+
+const noTarget = { audience: undefined, scope: undefined };
+
+function reasonOf(run: () => unknown): Reason | "none" {
+  try {
+    run();
+    return "none";
+  } catch (error) {
+    if (error instanceof StsError) return error.reason;
+    throw error;
+  }
+}
+
+describe("authorize: which relationship admits the token", () => {
+  const table: [name: string, token: VerifiedToken, relationships: TrustRelationship[], outcome: Reason | "admitted"][] = [
+    ["no relationship at all", github(), [], "no_trust_relationship"],
+    ["a relationship of another provider with the same lookup key", github(), [relationship("buildkite", { organization_slug: "acme", pipeline_slug: "app" })], "no_trust_relationship"],
+    ["names that match", github(), [repo()], "admitted"],
+    ["names that match in another case", github(), [repo({ owner: "ACME", repository: "App" })], "admitted"],
+    ["another repository of the same owner", github({ repository: "acme/other" }), [repo()], "no_trust_relationship"],
+    ["IDs equal to the pinned ones", github(), [repo({ owner_id: "200", repository_id: "100" })], "admitted"],
+    ["a repository_id different from the pinned one", github({ repository_id: "101" }), [repo({ owner_id: "200", repository_id: "100" })], "no_trust_relationship"],
+    ["an owner_id different from the pinned one", github({ repository_owner_id: "201" }), [repo({ owner_id: "200" })], "no_trust_relationship"],
+    ["conditions that hold", github(), [repo({}, { conditions: { ref: "refs/heads/main" } })], "admitted"],
+    ["conditions that fail", github({ ref: "refs/pull/1/merge" }), [repo({}, { conditions: { ref: "refs/heads/main" } })], "no_trust_relationship"],
+    ["pull_request_target with no condition", github({ event_name: "pull_request_target" }), [repo()], "event_denied"],
+    ["pull_request_target named exactly", github({ event_name: "pull_request_target" }), [repo({}, { conditions: { event_name: "pull_request_target" } })], "admitted"],
+    ["pull_request_target under '*'", github({ event_name: "pull_request_target" }), [repo({}, { conditions: { event_name: "*" } })], "event_denied"],
+    ["workflow_run under 'workflow_*'", github({ event_name: "workflow_run" }), [repo({}, { conditions: { event_name: "workflow_*" } })], "event_denied"],
+    ["a denied event and another relationship failing its identity", github({ event_name: "workflow_run" }), [repo(), repo({ repository_id: "999" })], "event_denied"],
+    ["an enterprise issuer and a relationship naming no enterprise", github({ enterprise: "bigco" }, "bigco"), [repo()], "no_trust_relationship"],
+    ["an enterprise issuer and a relationship naming it", github({ enterprise: "bigco" }, "bigco"), [repo({ enterprise: "BigCo" })], "admitted"],
+    ["another enterprise's issuer", github({ enterprise: "other" }, "other"), [repo({ enterprise: "bigco" })], "no_trust_relationship"],
+    ["the public issuer and a relationship naming an enterprise", github(), [repo({ enterprise: "bigco" })], "no_trust_relationship"],
+    ["a CircleCI org and project that match", circleci(), [relationship("circleci", { organization_uuid: ORG_UUID, project_uuid: PROJECT_UUID })], "admitted"],
+    ["a CircleCI SSH rerun", circleci({ "oidc.circleci.com/ssh-rerun": true }), [relationship("circleci", { organization_uuid: ORG_UUID, project_uuid: PROJECT_UUID })], "event_denied"],
+    [
+      "a CircleCI SSH rerun named by a condition",
+      circleci({ "oidc.circleci.com/ssh-rerun": true }),
+      [relationship("circleci", { organization_uuid: ORG_UUID, project_uuid: PROJECT_UUID }, { conditions: { "oidc.circleci.com/ssh-rerun": "true" } })],
+      "admitted",
+    ],
+  ];
+
+  for (const [name, verified, relationships, outcome] of table) {
+    it(`${outcome === "admitted" ? "admits" : `refuses (${outcome})`}: ${name}`, () => {
+      if (outcome === "admitted") {
+        expect(authorize(verified, relationships, noTarget).relationship.id).toBe(relationships[0]!.id);
+      } else {
+        expect(reasonOf(() => authorize(verified, relationships, noTarget))).toBe(outcome);
+      }
+    });
+  }
+});
+
+describe("authorize: pins", () => {
+  it("returns the GitHub IDs to pin when the relationship has none", () => {
+    expect(authorize(github(), [repo()], noTarget).pins).toEqual({ owner_id: "200", repository_id: "100" });
+  });
+
+  it("returns only the missing ID", () => {
+    expect(authorize(github(), [repo({ owner_id: "200" })], noTarget).pins).toEqual({ repository_id: "100" });
+  });
+
+  it("returns nothing to pin when both IDs are stored", () => {
+    expect(authorize(github(), [repo({ owner_id: "200", repository_id: "100" })], noTarget).pins).toBeUndefined();
+  });
+
+  it("returns Buildkite UUIDs to pin only when the token carries them", () => {
+    const claims = { sub: "s", organization_slug: "acme", pipeline_slug: "app" };
+    const rel = relationship("buildkite", { organization_slug: "acme", pipeline_slug: "app" });
+    expect(authorize(token("buildkite", claims), [rel], noTarget).pins).toBeUndefined();
+    const ids = { organization_id: ORG_UUID, pipeline_id: PROJECT_UUID };
+    expect(authorize(token("buildkite", { ...claims, ...ids }), [rel], noTarget).pins).toEqual({
+      organization_uuid: ORG_UUID,
+      pipeline_uuid: PROJECT_UUID,
+    });
+  });
+});
+
+describe("authorize: project selection", () => {
+  const first = "prj_000000000000000000000aaa";
+  const second = "prj_000000000000000000000bbb";
+
+  it("picks the only admitting project without audience", () => {
+    expect(authorize(github(), [repo({}, { projectId: first })], noTarget).relationship.projectId).toBe(first);
+  });
+
+  it("is ambiguous when two projects admit and no audience is given", () => {
+    expect(reasonOf(() => authorize(github(), [repo({}, { projectId: first }), repo({}, { projectId: second })], noTarget))).toBe("target_ambiguous");
+  });
+
+  it("ignores a non-admitting project when counting candidates", () => {
+    const rels = [repo({}, { projectId: first }), repo({}, { projectId: second, conditions: { ref: "refs/tags/*" } })];
+    expect(authorize(github(), rels, noTarget).relationship.projectId).toBe(first);
+  });
+
+  it("selects the project named by audience", () => {
+    const rels = [repo({}, { projectId: first }), repo({}, { projectId: second })];
+    expect(authorize(github(), rels, { audience: second, scope: undefined }).relationship.projectId).toBe(second);
+  });
+
+  it("refuses an audience naming a project whose relationships do not admit", () => {
+    const rels = [repo({}, { projectId: first }), repo({}, { projectId: second, conditions: { ref: "refs/tags/*" } })];
+    expect(reasonOf(() => authorize(github(), rels, { audience: second, scope: undefined }))).toBe("target_invalid");
+  });
+
+  it("picks the oldest of several admitting relationships of one project", () => {
+    const older = repo({}, { projectId: first, createdAt: 10 });
+    const newer = repo({}, { projectId: first, createdAt: 20 });
+    expect(authorize(github(), [newer, older], noTarget).relationship.id).toBe(older.id);
+    expect(authorize(github(), [older, newer], noTarget).relationship.id).toBe(older.id);
+  });
+
+  it("breaks a creation-time tie by ID, whatever the candidate order", () => {
+    const a = repo({}, { projectId: first, createdAt: 10, id: "trl_00000000000000000000000a" });
+    const b = repo({}, { projectId: first, createdAt: 10, id: "trl_00000000000000000000000b" });
+    expect(authorize(github(), [b, a], noTarget).relationship.id).toBe(a.id);
+    expect(authorize(github(), [a, b], noTarget).relationship.id).toBe(a.id);
+  });
+
+  it("grants the relationship's ttl through the chosen relationship", () => {
+    expect(authorize(github(), [repo({}, { tokenTtlSeconds: 900 })], noTarget).relationship.tokenTtlSeconds).toBe(900);
+  });
+});
+
+describe("narrowScopes", () => {
+  const granted = ["builds", "registry:pull", "registry:push"] as const;
+  it("grants everything when nothing is asked", () => expect(narrowScopes(granted, undefined)).toEqual([...granted]));
+  it("narrows to what is asked, in the granted order", () =>
+    expect(narrowScopes(granted, ["registry:push", "builds"])).toEqual(["builds", "registry:push"]));
+  it("does not repeat a scope asked twice", () => expect(narrowScopes(granted, ["builds", "builds"])).toEqual(["builds"]));
+  it("refuses a scope that is not granted", () => expect(reasonOf(() => narrowScopes(granted, ["builds", "api"]))).toBe("scope_invalid"));
+  it("refuses a scope that does not exist", () => expect(reasonOf(() => narrowScopes(granted, ["registry:*"]))).toBe("scope_invalid"));
+  it("applies through authorize", () =>
+    expect(authorize(github(), [repo()], { audience: undefined, scope: ["registry:pull"] }).scopes).toEqual(["registry:pull"]));
+});
