@@ -77,7 +77,7 @@ export function listStaticTokens(db: D1Database, owner: TokenOwner): Promise<Sta
     const { results } = await db
       .prepare(
         `SELECT id, preview, description, created_at, last_used_at FROM static_tokens
-         WHERE kind = ? AND ${column} = ? ORDER BY created_at, id`,
+         WHERE kind = ? AND ${column} = ? ORDER BY created_at, rowid`,
       )
       .bind(owner.kind, value)
       .all<StaticTokenListing>();
