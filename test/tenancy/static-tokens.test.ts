@@ -122,6 +122,18 @@ describe("static tokens over the wire", () => {
     expect(await storedRows("project_id", projectId)).toEqual([]);
   });
 
+  it("caps an owner at 100 tokens with 409 conflict, writing nothing more", async () => {
+    const { orgId, projectId } = await createProject();
+    const insert = env.DB.prepare(
+      "INSERT INTO static_tokens (id, kind, token_hash, preview, description, org_id, project_id, created_at) VALUES (?, 'project', ?, 'sts_prj_...0000', '', ?, ?, 0)",
+    );
+    await env.DB.batch(
+      Array.from({ length: 100 }, (_, i) => insert.bind(`tok_${projectId.slice(4)}`.slice(0, 28 - 4) + String(i).padStart(4, "0"), `${projectId}-${i}`, orgId, projectId)),
+    );
+    await expectError(await admin("POST", `/v1/projects/${projectId}/tokens`, {}), 409, "conflict");
+    expect(await storedRows("project_id", projectId)).toHaveLength(100);
+  });
+
   it("records when a token was last used, off the response path", async () => {
     const orgId = await createOrg();
     const created = await createStaticToken(`/v1/orgs/${orgId}/tokens`);
