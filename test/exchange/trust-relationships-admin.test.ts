@@ -72,6 +72,7 @@ describe("admin API: organizations and projects", () => {
     const orgId = await createOrg("Acme");
     const org = await admin("GET", `/v1/orgs/${orgId}`);
     expect(org.status).toBe(200);
+    expect(org.headers.get("cache-control")).toBe("no-store");
     expect(await org.json()).toMatchObject({ id: orgId, name: "Acme" });
     const { projectId } = await createProject(orgId, "web");
     const list = (await (await admin("GET", `/v1/orgs/${orgId}/projects`)).json()) as { projects: Record<string, unknown>[] };
