@@ -16,7 +16,19 @@ export default defineConfig(async () => {
         miniflare: {
           // The network edge: every outbound fetch lands on the fake CI issuer.
           outboundService: createFakeIssuer(),
-          bindings: { ...secrets, TEST_MIGRATIONS: migrations, PUBLIC_URL: "https://sts.test", AUDIENCE: "https://sts.test" },
+          // Every var is set here so a developer's .dev.vars (which wrangler also reads,
+          // and which `npm start` points at a local issuer) never changes what is tested.
+          bindings: {
+            ...secrets,
+            TEST_MIGRATIONS: migrations,
+            PUBLIC_URL: "https://sts.test",
+            AUDIENCE: "https://sts.test",
+            GITHUB_ISSUER: "https://token.actions.githubusercontent.com",
+            CIRCLECI_ISSUER: "https://oidc.circleci.com",
+            BUILDKITE_ISSUER: "https://agent.buildkite.com",
+            RWX_ISSUER: "https://cloud.rwx.com/mint",
+            ALLOW_INSECURE_ISSUERS: "false",
+          },
         },
       }),
     ],
