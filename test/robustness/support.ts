@@ -188,8 +188,11 @@ export function faultyDb(db: D1Database, fails: (sql: string) => boolean): D1Dat
 /** Tables whose content is state a request can change; `issuer_keys` is a cache of public keys. */
 const CACHE_TABLES = new Set(["issuer_keys", "d1_migrations"]);
 
-/** Every stored row of every state table, as one comparable string per table. */
-export async function snapshotDb(db: D1Database = env.DB): Promise<Record<string, string>> {
+/**
+ * Every stored row of every state table, as one comparable string per table. `ignore`
+ * names columns ("table.column") left out, e.g. bookkeeping a valid credential's use updates.
+ */
+export async function snapshotDb(db: D1Database = env.DB, ignore: readonly string[] = []): Promise<Record<string, string>> {
   const { results } = await db
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name")
     .all<{ name: string }>();
@@ -197,7 +200,9 @@ export async function snapshotDb(db: D1Database = env.DB): Promise<Record<string
   const rows = await db.batch(tables.map((t) => db.prepare(`SELECT * FROM "${t}"`)));
   const snapshot: Record<string, string> = {};
   tables.forEach((t, i) => {
-    const lines = (rows[i]!.results as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort();
+    const drop = ignore.filter((c) => c.startsWith(`${t}.`)).map((c) => c.slice(t.length + 1));
+    const strip = (r: Record<string, unknown>) => (drop.length === 0 ? r : Object.fromEntries(Object.entries(r).filter(([k]) => !drop.includes(k))));
+    const lines = (rows[i]!.results as Record<string, unknown>[]).map((r) => JSON.stringify(strip(r))).sort();
     snapshot[t] = `${lines.length}:${lines.join("\n")}`;
   });
   return snapshot;
