@@ -17,7 +17,9 @@ export const app = new Hono<AppEnv>();
 
 app.use(async (c, next) => {
   const started = Date.now();
-  const log = { request_id: c.req.header("cf-ray") ?? crypto.randomUUID() };
+  // Cloudflare's ray ID when the header looks like one; anything else a client sent there is not logged.
+  const ray = c.req.header("cf-ray");
+  const log = { request_id: ray !== undefined && /^[0-9a-zA-Z-]{1,64}$/.test(ray) ? ray : crypto.randomUUID() };
   c.set("log", log);
   try {
     c.set("config", configFrom(c.env));
@@ -38,6 +40,8 @@ app.use(async (c, next) => {
       route: c.req.routePath,
       status,
       outcome: fields.outcome ?? (status < 400 ? "ok" : status < 500 ? "refused" : "error"),
+      // Always present, so every line has the same keys: null when nothing was refused.
+      reason: fields.reason ?? null,
       duration_ms: Date.now() - started,
     }),
   );
