@@ -81,6 +81,15 @@ describe("Buildkite: refused", () => {
     await expectRefused(await exchangeToken(await sign(withoutIds(claims))), "no_trust_relationship");
   });
 
+  for (const claim of ["organization_id", "pipeline_id"]) {
+    it(`refuses a token that leaves out only ${claim} once it is pinned`, async () => {
+      const { claims } = await seedBuildkite({ organization_id: uuid(), pipeline_id: uuid() });
+      await expectExchanged(await sign(claims));
+      const { [claim]: _omitted, ...rest } = claims as Record<string, unknown>;
+      await expectRefused(await exchangeToken(await sign(fresh(rest))), "no_trust_relationship");
+    });
+  }
+
   it("refuses a token without the IDs when the UUIDs were given at creation", async () => {
     const { claims } = await seedBuildkite({}, { organization_uuid: uuid(), pipeline_uuid: uuid() });
     await expectRefused(await exchangeToken(await sign(claims)), "no_trust_relationship");
