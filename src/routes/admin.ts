@@ -17,7 +17,7 @@ import { StsError } from "../errors";
 import { PROVIDERS, PROVIDER_NAMES } from "../providers/registry";
 import { isKnownClaim, MAX_CONDITIONS, MAX_PATTERN_LENGTH } from "../trust/conditions";
 import { authorizeOrg, authorizeProject, requireOperator, resolvePrincipal, type Access } from "./access";
-import { readJsonBody, validate } from "./body";
+import { readJsonBody, safeName, validate } from "./body";
 import { nowSeconds, type AppContext, type AppEnv } from "./context";
 
 const Name = z.strictObject({ name: z.string().trim().min(1).max(200) });
@@ -47,9 +47,11 @@ function parseRelationship(body: unknown) {
   const provider = PROVIDERS[common.provider];
   const rest = Object.fromEntries(Object.entries(body).filter(([k]) => !COMMON_KEYS.includes(k)));
   const subject = validate(provider.relationshipSchema, rest);
-  for (const claim of Object.keys(common.conditions)) {
+  // Check the names as sent: a parsed record silently loses a key such as "__proto__".
+  const sent = (body as Record<string, unknown>).conditions;
+  for (const claim of Object.keys(typeof sent === "object" && sent !== null ? sent : {})) {
     if (!isKnownClaim(claim, provider.conditionClaims)) {
-      throw new StsError("field_invalid", `conditions: ${claim.slice(0, 64)} is not a ${provider.name} claim`);
+      throw new StsError("field_invalid", `conditions: ${safeName(claim)} is not a ${provider.name} claim`);
     }
   }
   return { ...common, subject, identity: provider.relationshipIdentity(subject) };

@@ -98,7 +98,7 @@ export function validate<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 /** A client-supplied name, cut short and stripped to printable ASCII before it is echoed. */
-function safeName(name: string): string {
+export function safeName(name: string): string {
   const printable = name.replace(/[^\x20-\x7e]/g, "?");
   return printable.length > 64 ? `${printable.slice(0, 64)}…` : printable;
 }

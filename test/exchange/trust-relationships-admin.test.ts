@@ -173,6 +173,7 @@ describe("admin API: trust relationships are validated", () => {
     ["a condition on a GitHub claim for CircleCI", circleci({ conditions: { ref: "refs/heads/main" } }), "conditions"],
     ["a condition on a GitHub claim for RWX", rwx({ conditions: { repository: "acme/app" } }), "conditions"],
     ["a condition on a GitHub claim for Buildkite", buildkite({ conditions: { event_name: "push" } }), "conditions"],
+    ["a condition named __proto__ (lost by a plain record parse)", github({ conditions: JSON.parse('{"__proto__":"x"}') }), "conditions"],
     ["more than 16 conditions", github({ conditions: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`repo_property_p${i}`, "x"])) }), "conditions"],
   ];
 
