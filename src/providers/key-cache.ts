@@ -19,6 +19,12 @@ export const FAILED_FETCH_BACKOFF_SECONDS = 5;
 export const JWKS_TIMEOUT_MS = 5000;
 export const JWKS_MAX_BYTES = 64 * 1024;
 const MAX_KEYS_PER_ISSUER = 32;
+/**
+ * Issuers remembered as "nothing persisted in D1". Unverified tokens can name any number
+ * of CircleCI per-organization issuers, so this memo is bounded (oldest forgotten first;
+ * forgetting only costs one D1 read on the next sight).
+ */
+export const MAX_REMEMBERED_MISSES = 4096;
 
 interface IssuerKeys {
   keys: Map<string, CryptoKey>;
@@ -55,6 +61,11 @@ export class KeyCache {
   /** Counts outbound requests made, for tests and the benchmark. */
   fetches = 0;
 
+  /** How many issuers this cache holds any state for (tests: memory stays bounded under junk). */
+  get trackedIssuers(): number {
+    return new Set([...this.entries.keys(), ...this.persistedChecked, ...this.lastAttempt.keys()]).size;
+  }
+
   async keyFor(req: KeyRequest): Promise<CryptoKey> {
     const entry = await this.cached(req);
     if (entry && req.now - entry.fetchedAt <= KEYS_STALE_LIMIT_SECONDS) {
@@ -85,6 +96,9 @@ export class KeyCache {
     if (entry || this.persistedChecked.has(req.issuer)) return entry;
     const stored = await req.store.load(req.issuer);
     this.persistedChecked.add(req.issuer);
+    if (this.persistedChecked.size > MAX_REMEMBERED_MISSES) {
+      this.persistedChecked.delete(this.persistedChecked.values().next().value!);
+    }
     if (!stored) return undefined;
     const keys = await importKeys(stored.jwks);
     if (!keys) return undefined;

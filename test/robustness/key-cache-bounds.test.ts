@@ -1,0 +1,55 @@
+/**
+ * The key cache under junk: unverified tokens can name any number of CircleCI
+ * per-organization issuers. None may cause a fetch, and the state the cache keeps for
+ * them must stay bounded, or a flood of junk grows the isolate until it is recycled.
+ */
+import { describe, expect, it } from "vitest";
+import { StsError } from "../../src/errors";
+import { KeyCache, MAX_REMEMBERED_MISSES, type KeyStore } from "../../src/providers/key-cache";
+
+describe("key cache bounds", () => {
+  it("keeps bounded state and fetches nothing for thousands of issuers no relationship names", async () => {
+    const cache = new KeyCache();
+    let loads = 0;
+    const store: KeyStore = {
+      load: async () => (loads++, null),
+      save: async () => undefined,
+    };
+    const issuers = MAX_REMEMBERED_MISSES * 2 + 100;
+    for (let i = 0; i < issuers; i++) {
+      const refused = await cache
+        .keyFor({
+          issuer: `https://oidc.circleci.com/org/${crypto.randomUUID()}`,
+          kid: "k",
+          now: 1_800_000_000,
+          allowInsecure: false,
+          store,
+          waitUntil: () => undefined,
+          mayFetch: async () => false,
+        })
+        .then(() => null, (error: unknown) => error);
+      expect(refused).toBeInstanceOf(StsError);
+      expect((refused as StsError).reason).toBe("no_trust_relationship");
+    }
+    expect(cache.fetches).toBe(0);
+    expect(loads).toBe(issuers);
+    expect(cache.trackedIssuers).toBeLessThanOrEqual(MAX_REMEMBERED_MISSES);
+  });
+
+  it("still remembers a miss for a recently seen issuer (one D1 read, not one per token)", async () => {
+    const cache = new KeyCache();
+    let loads = 0;
+    const store: KeyStore = { load: async () => (loads++, null), save: async () => undefined };
+    const request = {
+      issuer: `https://oidc.circleci.com/org/${crypto.randomUUID()}`,
+      kid: "k",
+      now: 1_800_000_000,
+      allowInsecure: false,
+      store,
+      waitUntil: () => undefined,
+      mayFetch: async () => false,
+    };
+    for (let i = 0; i < 5; i++) await cache.keyFor(request).catch(() => undefined);
+    expect(loads).toBe(1);
+  });
+});
