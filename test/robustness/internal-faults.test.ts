@@ -225,3 +225,31 @@ describe("signing keys missing or invalid", () => {
     expect(body.error_description).toContain("signing keys are not configured");
   });
 });
+
+describe("other configuration faults", () => {
+  it("refuses to create a static token without TOKEN_HASH_SALT, writing nothing, and no longer recognises existing ones", async () => {
+    const api = client();
+    const org = (await (await api.admin("POST", "/v1/orgs", { name: "salt" })).json()) as { id: string };
+    const created = (await (await api.admin("POST", `/v1/orgs/${org.id}/tokens`, { description: "ci" })).json()) as { token: string };
+    const unsalted = client({ TOKEN_HASH_SALT: undefined });
+    const before = await snapshotDb();
+    const body = await expectError(await unsalted.admin("POST", `/v1/orgs/${org.id}/tokens`, { description: "new" }), 500, "server_error");
+    expect(body.error_description).toContain("TOKEN_HASH_SALT");
+    expect(await snapshotDb()).toEqual(before);
+    await expectError(await unsalted.admin("GET", `/v1/orgs/${org.id}`, undefined, created.token), 401, "invalid_token");
+    expect((await unsalted.admin("GET", `/v1/orgs/${org.id}`)).status).toBe(200);
+  });
+
+  it("answers 500 server_error naming an invalid var on every route, never a partial service", async () => {
+    const api = client({ GITHUB_ISSUER: "not a url" });
+    for (const [path, init] of [
+      ["/healthz", {}],
+      ["/.well-known/jwks.json", {}],
+      ["/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=x" }],
+      ["/v1/orgs", { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" }, body: "{}" }],
+    ] as const) {
+      const body = await expectError(await api.fetch(path, init as RequestInit), 500, "server_error");
+      expect(body.error_description, path).toContain("GITHUB_ISSUER");
+    }
+  });
+});
