@@ -1,0 +1,100 @@
+/**
+ * Builds what the bench runs: the real worker's production bundle exactly as deployed
+ * (`wrangler deploy --dry-run`), the reference workers A, C, D, and the counting entry
+ * (the real app with env.DB wrapped), the last four with the esbuild that wrangler uses.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+
+const require = createRequire(import.meta.url);
+
+export function toolVersions(root) {
+  const version = (name) => {
+    try {
+      return require(join(root, "node_modules", name, "package.json")).version;
+    } catch {
+      return "?";
+    }
+  };
+  const workerd = spawnSync(join(root, "node_modules", ".bin", "workerd"), ["--version"], { encoding: "utf8", timeout: 10_000 });
+  return {
+    node: process.version,
+    wrangler: version("wrangler"),
+    miniflare: version("miniflare"),
+    workerd: (workerd.stdout ?? "").trim() || "?",
+    autocannon: version("autocannon"),
+    hono: version("hono"),
+    jose: version("jose"),
+    zod: version("zod"),
+  };
+}
+
+/** `wrangler deploy --dry-run --outdir`: the bundle that would be uploaded, and its sizes. */
+export function buildProduction(root, outdir) {
+  rmSync(outdir, { recursive: true, force: true });
+  const result = spawnSync(join(root, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+  });
+  if (result.status !== 0) throw new Error(`wrangler dry-run failed:\n${result.stdout}\n${result.stderr}`);
+  const script = join(outdir, "index.js");
+  const bytes = readFileSync(script);
+  const upload = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(result.stdout);
+  return {
+    script,
+    rawBytes: bytes.length,
+    gzipBytes: gzipSync(bytes).length,
+    wranglerReport: upload ? { rawKiB: Number(upload[1]), gzipKiB: Number(upload[2]) } : null,
+    largestInputs: largestInputs(bytes.toString("utf8")),
+  };
+}
+
+/** The bundle's biggest contributors, from esbuild's `// path` markers (unminified output). */
+function largestInputs(source) {
+  const marker = /^\/\/ ((?:node_modules|src)\/\S+)$/gm;
+  const sizes = new Map();
+  let last = null;
+  let lastIndex = 0;
+  for (let m; (m = marker.exec(source)); ) {
+    if (last) sizes.set(last, (sizes.get(last) ?? 0) + m.index - lastIndex);
+    last = m[1];
+    lastIndex = m.index;
+  }
+  if (last) sizes.set(last, (sizes.get(last) ?? 0) + source.length - lastIndex);
+  const groups = new Map();
+  for (const [path, size] of sizes) {
+    const group = path.replace(/^(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/v4\/[^/]+)?|src\/[^/]+).*/, "$1");
+    groups.set(group, (groups.get(group) ?? 0) + size);
+  }
+  return [...groups].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([path, bytes]) => ({ path, bytes }));
+}
+
+/** The bench-only workers, bundled like wrangler bundles (ESM, workerd conditions). */
+export async function buildBenchWorkers(root, outdir) {
+  const esbuild = createRequire(require.resolve("wrangler/package.json", { paths: [root] }))("esbuild");
+  mkdirSync(outdir, { recursive: true });
+  const entries = {
+    a: join(root, "bench", "reference", "a.ts"),
+    c: join(root, "bench", "reference", "c.ts"),
+    d: join(root, "bench", "reference", "d.ts"),
+    dw: join(root, "bench", "reference", "d-write.ts"),
+    count: join(root, "bench", "count-entry.ts"),
+  };
+  await esbuild.build({
+    entryPoints: entries,
+    outdir,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["browser", "module", "main"],
+    logLevel: "error",
+  });
+  return Object.fromEntries(Object.keys(entries).map((name) => [name, join(outdir, `${name}.js`)]));
+}
