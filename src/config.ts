@@ -5,7 +5,7 @@
  * tokens) stay optional here: a missing one fails the route that needs it with its own
  * configuration hint, never the whole service.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { StsError } from "./errors";
 
 export type ProviderName = "github" | "circleci" | "buildkite" | "rwx";

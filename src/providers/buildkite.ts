@@ -6,7 +6,7 @@
  * like GitHub's IDs; once pinned, a token without them is refused, since leaving a claim
  * out must not be a way around the pin.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,99})$/;

@@ -6,7 +6,7 @@
  * project is `project-id`. The audience may be ours or, for clients that forward
  * `$CIRCLE_OIDC_TOKEN_V2` unchanged, the organization's UUID.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
 
 const ORG_ID = "oidc.circleci.com/org-id";

@@ -6,7 +6,7 @@
  * when not given, so a re-registered owner or repository with the same names is refused.
  * `sub` is never parsed: repositories choose its shape.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { pickClaims, type Claims, type Provider } from "./provider";
 
 const ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/i;

@@ -4,7 +4,7 @@
  * The vault is the whole identity: `sub` is opaque and compared exactly (case included).
  * There is no repository, branch or commit to condition on.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { pickClaims, type Provider } from "./provider";
 
 const SUBJECT = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");

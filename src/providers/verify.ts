@@ -51,10 +51,11 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
   if (!found) throw new StsError("issuer_unknown");
   const { provider, tenant } = found;
 
-  // Where the job claims to come from, before anything is trusted: only used to gate a
-  // cold key fetch from an open-ended issuer (a GitHub enterprise, a CircleCI
+  // The claims are typed once; before the signature is checked they are only used to gate
+  // a cold key fetch from an open-ended issuer (a GitHub enterprise, a CircleCI
   // organization), never to authorize.
-  const claimedIdentity = provider.claims.safeParse(payload).success ? provider.identify(payload, tenant) : null;
+  const claims = provider.claims.safeParse(payload);
+  const claimedIdentity = claims.success ? provider.identify(claims.data, tenant) : null;
   const key = await deps.keys.keyFor({
     issuer: iss,
     kid,
@@ -71,7 +72,6 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
   if (!valid) throw new StsError("signature_invalid");
 
   const { issuedAt, expiresAt } = checkTimes(payload, provider, deps.now);
-  const claims = provider.claims.safeParse(payload);
   if (!claims.success) {
     throw new StsError("claims_invalid", undefined, claims.error.issues.map((i) => i.path.join(".")).join(","));
   }
@@ -137,16 +137,14 @@ export function decodeBase64Url(segment: string): Uint8Array<ArrayBuffer> {
   } catch {
     throw new StsError("token_malformed");
   }
-  const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
-  if (encodeBase64Url(bytes) !== segment) throw new StsError("token_malformed", undefined, "non-canonical base64url");
+  // Re-encoding what atob decoded must give the segment back: no stray bits, one spelling.
+  if (toBase64Url(btoa(binary)) !== segment) throw new StsError("token_malformed", undefined, "non-canonical base64url");
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
 
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+const toBase64Url = (base64: string): string => base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 const isTime = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 

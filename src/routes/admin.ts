@@ -3,7 +3,7 @@
  * HTTP only: authenticate, validate with zod, check tenancy, call `db/`, render.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ID_PATTERN } from "../db/d1";
 import { createOrganization, createProject, deleteProject, listProjects, type Organization, type Project } from "../db/organizations";
 import {

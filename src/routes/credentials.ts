@@ -7,7 +7,7 @@
  * response, the one that creates it; lists select neither plaintext (never stored) nor hash.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ID_PATTERN } from "../db/d1";
 import { createStaticToken, deleteStaticToken, listStaticTokens, type StaticTokenListing, type TokenOwner } from "../db/static-tokens";
 import { addMember, createUser, listMembers, removeMember } from "../db/users";

@@ -8,7 +8,7 @@
  * line only. Neither endpoint echoes the presented token.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { revokeToken } from "../db/revoked-tokens";
 import { listUserOrgIds } from "../db/users";
 import { StsError } from "../errors";

@@ -1,6 +1,6 @@
 /** `POST /token` — the RFC 8693 token exchange over HTTP: parse, limit, exchange, render. */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { StsError } from "../errors";
 import { exchange } from "../exchange";
 import { KeyCache } from "../providers/key-cache";

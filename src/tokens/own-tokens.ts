@@ -9,7 +9,7 @@
  * Any failure is `null`: callers must not tell the reasons apart (RFC 7662 §2.2).
  */
 import { jwtVerify, type JWTHeaderParameters } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { ID_PATTERN } from "../db/d1";
 import { TOKEN_KINDS, isScope, type Scope } from "./scopes";
 import type { SigningKeys } from "./signing-keys";
