@@ -37,7 +37,8 @@ function respellings(token: string): { name: string; token: string }[] {
   out.push({ name: "line-wrapped signature", token: `${h}.${p}.${s.slice(0, 64)}\n${s.slice(64)}` });
   out.push({ name: "trailing dot", token: `${token}.` });
   out.push({ name: "empty fourth segment", token: `${h}.${p}.${s}..` });
-  return out;
+  // Padding a segment whose length is a multiple of 4 adds nothing: that is the token itself.
+  return out.filter((v) => v.token !== token);
 }
 
 describe("signature spelling", () => {
@@ -56,12 +57,18 @@ describe("signature spelling", () => {
     const variants = respellings(token);
     expect(variants.length).toBeGreaterThan(10);
     for (const v of variants) {
-      const body = await expectError(await api.exchange(v.token), 400, "invalid_request");
+      const response = await api.exchange(v.token);
+      expect(response.status, v.name).toBe(400);
+      const body = await expectError(response, 400, "invalid_request");
       expect(body.error_description, v.name).not.toContain("already been exchanged");
     }
     // The refusals spent nothing: the canonical spelling is accepted.
     await expectAccepted(await api.exchange(token));
-    for (const v of variants) await expectError(await api.exchange(v.token), 400, "invalid_request");
+    for (const v of variants) {
+      const response = await api.exchange(v.token);
+      expect(response.status, v.name).toBe(400);
+      await expectError(response, 400, "invalid_request");
+    }
     if (job.singleUse) {
       const body = await expectError(await api.exchange(token), 400, "invalid_request");
       expect(body.error_description).toContain("already been exchanged");
