@@ -9,7 +9,7 @@ import { adminRoutes } from "./routes/admin";
 import type { AppContext, AppEnv } from "./routes/context";
 import { credentialRoutes } from "./routes/credentials";
 import { introspectionRoutes } from "./routes/introspection";
-import { adminRateLimit, exchangeIssuerRateLimit } from "./routes/rate-limit";
+import { adminRateLimit } from "./routes/rate-limit";
 import { tokenRoutes } from "./routes/token";
 import { wellKnownRoutes } from "./routes/well-known";
 
@@ -47,8 +47,9 @@ app.use(async (c, next) => {
   );
 });
 
-app.use("/token", exchangeIssuerRateLimit);
 app.use("/v1/*", adminRateLimit);
+app.use("/introspect", adminRateLimit);
+app.use("/revoke", adminRateLimit);
 app.route("/", tokenRoutes);
 app.route("/", wellKnownRoutes);
 app.route("/", adminRoutes);

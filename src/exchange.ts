@@ -26,6 +26,8 @@ export interface ExchangeDeps {
   keys: KeyCache;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
+  /** Counts one verified token against its issuer's rate limit; throws `rate_limited`. */
+  limitIssuer(issuer: string): Promise<void>;
 }
 
 export interface ExchangeResult extends Minted {
@@ -48,15 +50,25 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
       ),
   });
   const replay = token.jti ? { key: `${token.issuer}#${token.jti}`, expiresAt: token.expiresAt + CLOCK_TOLERANCE_SECONDS } : undefined;
-  const candidates = await findCandidatesAndClaim(deps.db, token.provider, token.identity, replay);
+  // The issuer's limit counts only verified tokens (forged ones must not spend a real
+  // issuer's budget); its call overlaps the database round trip.
+  const [found, admitted] = await Promise.allSettled([
+    findCandidatesAndClaim(deps.db, token.provider, token.identity, replay),
+    deps.limitIssuer(token.issuer),
+  ]);
+  if (found.status === "rejected") throw found.reason;
+  const candidates = found.value;
   if (!candidates.firstUse) throw new StsError("token_replayed");
   try {
+    if (admitted.status === "rejected") throw admitted.reason;
     const grant = authorize(token, candidates.relationships, req);
     if (grant.pins) await pin(deps.db, token, grant);
     const minted = await mintJobToken(token, grant, { publicUrl: deps.config.publicUrl, signingKeys, now: deps.now });
     return { ...minted, token, grant };
   } catch (error) {
-    if (candidates.claimedKey) await releaseSubjectToken(deps.db, candidates.claimedKey);
+    // The refusal is what the client can act on; if releasing the record fails too, the
+    // token stays spent (the job can ask its CI for a new one), which fails closed.
+    if (candidates.claimedKey) await releaseSubjectToken(deps.db, candidates.claimedKey).catch(() => undefined);
     throw error;
   }
 }

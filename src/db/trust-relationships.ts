@@ -42,6 +42,7 @@ function fromRow(row: Row): StoredTrustRelationship {
 
 export interface NewTrustRelationship {
   projectId: string;
+  orgId: string;
   provider: string;
   identity: JobIdentity;
   subject: Record<string, unknown>;
@@ -53,13 +54,15 @@ export interface NewTrustRelationship {
 /**
  * Inserts unless the project already has `max` relationships, atomically: the count and
  * the insert are one statement, so concurrent creations cannot pass the cap together.
+ * Returns what was written (no re-read, so a read fault cannot hide a committed insert),
+ * or null at the cap.
  */
 export function createTrustRelationship(
   db: D1Database,
   input: NewTrustRelationship,
   max: number,
   now: number,
-): Promise<string | null> {
+): Promise<StoredTrustRelationship | null> {
   const id = newId("trl");
   return d1(async () => {
     const result = await db
@@ -75,7 +78,18 @@ export function createTrustRelationship(
         input.projectId, max,
       )
       .run();
-    return result.meta.changes > 0 ? id : null;
+    if (result.meta.changes === 0) return null;
+    return {
+      id,
+      projectId: input.projectId,
+      orgId: input.orgId,
+      provider: input.provider,
+      subject: input.subject,
+      conditions: input.conditions,
+      description: input.description,
+      tokenTtlSeconds: input.tokenTtlSeconds,
+      createdAt: now,
+    };
   });
 }
 

@@ -108,10 +108,11 @@ export const adminRoutes = new Hono<AppEnv>()
     const project = await projectFor(c, c.req.param("project_id"), "admin");
     const input = parseRelationship(await readJsonBody(c, z.unknown()));
     const config = c.get("config");
-    const id = await createTrustRelationship(
+    const created = await createTrustRelationship(
       c.env.DB,
       {
         projectId: project.id,
+        orgId: project.org_id,
         provider: input.provider,
         identity: input.identity,
         subject: input.subject,
@@ -122,9 +123,7 @@ export const adminRoutes = new Hono<AppEnv>()
       config.maxTrustRelationshipsPerProject,
       nowSeconds(),
     );
-    if (!id) throw new StsError("limit_exceeded", "project has the maximum number of trust relationships");
-    const created = await findTrustRelationship(c.env.DB, project.id, id);
-    if (!created) throw new StsError("not_found");
+    if (!created) throw new StsError("limit_exceeded", "project has the maximum number of trust relationships");
     return c.json(renderRelationship(created), 201);
   })
   .get("/v1/projects/:project_id/trust-relationships", async (c) => {

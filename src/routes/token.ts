@@ -7,7 +7,7 @@ import { KeyCache } from "../providers/key-cache";
 import { ID_PATTERN } from "../db/d1";
 import { readOAuthBody } from "./body";
 import { nowSeconds, waitUntilOf, type AppEnv } from "./context";
-import { enforceLimit } from "./rate-limit";
+import { clientIp, enforceLimit, issuerLimitKey } from "./rate-limit";
 
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SUBJECT_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"];
@@ -29,8 +29,14 @@ const keyCache = new KeyCache();
 
 export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   const log = c.get("log");
-  await enforceLimit(c.env.EXCHANGE_IP_LIMITER, `ip:${c.req.header("cf-connecting-ip") ?? "local"}`);
-  const body = await readOAuthBody(c, TokenRequest);
+  // The per-IP limit overlaps reading the body; when both fail, the limit is the answer.
+  const ipAdmitted = enforceLimit(c.env.EXCHANGE_IP_LIMITER, `ip:${clientIp(c)}`);
+  let body: z.infer<typeof TokenRequest>;
+  try {
+    body = await readOAuthBody(c, TokenRequest);
+  } finally {
+    await ipAdmitted;
+  }
 
   // RFC 6749 §5.2: an unsupported grant type is reported as such before anything else.
   if (body.grant_type !== undefined && body.grant_type !== GRANT_TYPE) throw new StsError("grant_type_unsupported");
@@ -46,7 +52,14 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
 
   const result = await exchange(
     { subjectToken: body.subject_token!, audience: body.audience, scope: scope && scope.length > 0 ? scope : undefined },
-    { config: c.get("config"), db: c.env.DB, keys: keyCache, now: nowSeconds(), waitUntil: waitUntilOf(c) },
+    {
+      config: c.get("config"),
+      db: c.env.DB,
+      keys: keyCache,
+      now: nowSeconds(),
+      waitUntil: waitUntilOf(c),
+      limitIssuer: (issuer) => enforceLimit(c.env.EXCHANGE_ISSUER_LIMITER, issuerLimitKey(issuer)),
+    },
   );
   log.provider = result.token.provider;
   log.project_id = result.grant.relationship.projectId;

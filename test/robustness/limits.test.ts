@@ -96,6 +96,17 @@ describe("rate limits on /token", () => {
     await expectAccepted(await client(issuers).exchange(token));
   });
 
+  it("does not count a forged token against its issuer's budget", async () => {
+    const issuers = isolatedIssuers("lim-forged");
+    const job = await seedJob(client(issuers), "github", issuers);
+    const byIssuer = fakeLimiter(() => false);
+    const api = client({ ...issuers, EXCHANGE_ISSUER_LIMITER: byIssuer });
+    const [header, payload, signature] = (await job.token()).split(".");
+    const forged = `${header}.${payload}.${signature!.slice(0, -4)}AAAA`;
+    await expectError(await api.exchange(forged), 400, "invalid_request");
+    expect(byIssuer.keys).toEqual([]);
+  });
+
   it("gives each issuer its own budget: an exhausted issuer does not limit another", async () => {
     const issuers = isolatedIssuers("lim2");
     const seed = client(issuers);
