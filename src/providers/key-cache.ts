@@ -10,6 +10,7 @@
  */
 import { importJWK, type JWK } from "jose";
 import { StsError } from "../errors";
+import { readCappedText } from "../read-capped";
 
 export const KEYS_FRESH_SECONDS = 600;
 export const KEYS_STALE_LIMIT_SECONDS = 24 * 3600;
@@ -168,10 +169,10 @@ export class KeyCache {
       await response.body?.cancel();
       return null;
     }
-    const text = await readCapped(response, JWKS_MAX_BYTES);
-    if (text === null) return null;
+    const read = await readCappedText(response.body, response.headers.get("content-length"), JWKS_MAX_BYTES);
+    if (!read.ok) return null;
     try {
-      return JSON.parse(text);
+      return JSON.parse(read.text);
     } catch {
       return null;
     }
@@ -182,38 +183,6 @@ function keyOrThrow(entry: IssuerKeys, kid: string): CryptoKey {
   const key = entry.keys.get(kid);
   if (!key) throw new StsError("key_unknown");
   return key;
-}
-
-async function readCapped(response: Response, maxBytes: number): Promise<string | null> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes || !response.body) {
-    await response.body?.cancel();
-    return null;
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    return null;
-  }
 }
 
 interface RsaJwk {

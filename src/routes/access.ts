@@ -178,7 +178,7 @@ async function requireReach(c: AppContext, principal: Principal, target: { orgId
 }
 
 /** A path ID that cannot exist is simply not found. */
-function pathId(pattern: RegExp, value: string): string {
+export function pathId(pattern: RegExp, value: string): string {
   if (!pattern.test(value)) throw new StsError("not_found");
   return value;
 }

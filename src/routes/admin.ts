@@ -16,17 +16,12 @@ import {
 import { StsError } from "../errors";
 import { PROVIDERS, PROVIDER_NAMES } from "../providers/registry";
 import { isKnownClaim, MAX_CONDITIONS, MAX_PATTERN_LENGTH } from "../trust/conditions";
-import { authorizeOrg, authorizeProject, requireOperator, resolvePrincipal, type Access } from "./access";
+import { authorizeOrg, authorizeProject, pathId, requireOperator, resolvePrincipal, type Access } from "./access";
 import { readJsonBody, safeName, validate } from "./body";
 import { nowSeconds, type AppContext, type AppEnv } from "./context";
 
 const Name = z.strictObject({ name: z.string().trim().min(1).max(200) });
 
-/** A path ID that cannot exist is simply not found. */
-function pathId(pattern: RegExp, value: string): string {
-  if (!pattern.test(value)) throw new StsError("not_found");
-  return value;
-}
 
 const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const CommonRelationshipFields = z.object({

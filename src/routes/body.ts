@@ -4,36 +4,16 @@
  */
 import type { z } from "zod";
 import { StsError } from "../errors";
+import { readCappedText } from "../read-capped";
 import type { AppContext } from "./context";
 
 export const MAX_BODY_BYTES = 32 * 1024;
 
 /** Reads at most 32 KiB of body, refusing more without buffering it. */
 async function readCapped(c: AppContext): Promise<string> {
-  const declared = Number(c.req.header("content-length") ?? "0");
-  if (!Number.isFinite(declared) || declared > MAX_BODY_BYTES) throw new StsError("body_too_large");
-  const body = c.req.raw.body;
-  if (!body) return "";
-  const reader = body.getReader();
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  let total = 0;
-  let text = "";
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > MAX_BODY_BYTES) {
-        await reader.cancel();
-        throw new StsError("body_too_large");
-      }
-      text += decoder.decode(value, { stream: true });
-    }
-    return text + decoder.decode();
-  } catch (error) {
-    if (error instanceof StsError) throw error;
-    throw new StsError("body_malformed");
-  }
+  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_BODY_BYTES);
+  if (read.ok) return read.text;
+  throw new StsError(read.why === "too_large" ? "body_too_large" : "body_malformed");
 }
 
 function mediaType(c: AppContext): string {

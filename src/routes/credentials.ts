@@ -15,7 +15,7 @@ import { StsError } from "../errors";
 import { MAX_PULL_TOKEN_TTL_SECONDS, MIN_PULL_TOKEN_TTL_SECONDS, mintPullToken } from "../tokens/pull-tokens";
 import { requireSigningKeys } from "../tokens/signing-keys";
 import { generateStaticToken, hashStaticToken, previewStaticToken } from "../tokens/static-tokens";
-import { authorizeOrg, authorizeProject, authorizeRegistry, authorizeUser, requireOperator, resolvePrincipal, type Principal } from "./access";
+import { authorizeOrg, authorizeProject, authorizeRegistry, authorizeUser, pathId, requireOperator, resolvePrincipal, type Principal } from "./access";
 import { readJsonBody, validate } from "./body";
 import { nowSeconds, type AppContext, type AppEnv } from "./context";
 
@@ -45,11 +45,6 @@ async function readOptionalJsonBody<T>(c: AppContext, schema: z.ZodType<T>): Pro
   return readJsonBody(c, schema);
 }
 
-/** A path ID that cannot exist is simply not found. */
-function pathId(pattern: RegExp, value: string): string {
-  if (!pattern.test(value)) throw new StsError("not_found");
-  return value;
-}
 
 /**
  * Creates a static token for an already-authorized owner. Nothing is written when

@@ -31,6 +31,7 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   const log = c.get("log");
   // The per-IP limit overlaps reading the body; when both fail, the limit is the answer.
   const ipAdmitted = enforceLimit(c.env.EXCHANGE_IP_LIMITER, `ip:${clientIp(c)}`);
+  ipAdmitted.catch(() => undefined); // handled below, after the body; not an unhandled rejection meanwhile
   let body: z.infer<typeof TokenRequest>;
   try {
     body = await readOAuthBody(c, TokenRequest);

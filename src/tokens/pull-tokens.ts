@@ -7,9 +7,8 @@
  * one writes nothing to D1. This file only signs; who may ask for one is decided in
  * `routes/access.ts`, and the lifetime is capped by the route.
  */
-import { SignJWT } from "jose";
 import { scopesOf } from "./scopes";
-import type { SigningKeys } from "./signing-keys";
+import { signProjectToken, type SigningContext } from "./sign";
 
 /** SPEC §4: pull tokens live at most one hour. */
 export const MAX_PULL_TOKEN_TTL_SECONDS = 3600;
@@ -23,29 +22,7 @@ export interface PullTokenGrant {
   expiresAt: number;
 }
 
-export interface PullTokenContext {
-  publicUrl: string;
-  signingKeys: SigningKeys;
-  now: number;
-}
-
-export async function mintPullToken(grant: PullTokenGrant, ctx: PullTokenContext): Promise<{ token: string; jti: string }> {
-  const jti = crypto.randomUUID();
-  const token = await new SignJWT({
-    scope: scopesOf("pull").join(" "),
-    org_id: grant.orgId,
-    project_id: grant.projectId,
-    token_use: "pull",
-    act: { sub: grant.actor },
-  })
-    .setProtectedHeader({ alg: ctx.signingKeys.active.alg, kid: ctx.signingKeys.active.kid, typ: "at+jwt" })
-    .setIssuer(ctx.publicUrl)
-    .setSubject(`project:${grant.projectId}`)
-    .setAudience(ctx.publicUrl)
-    .setIssuedAt(ctx.now)
-    .setNotBefore(ctx.now)
-    .setExpirationTime(Math.min(grant.expiresAt, ctx.now + MAX_PULL_TOKEN_TTL_SECONDS))
-    .setJti(jti)
-    .sign(ctx.signingKeys.active.key);
-  return { token, jti };
+export async function mintPullToken(grant: PullTokenGrant, ctx: SigningContext): Promise<{ token: string; jti: string }> {
+  const claims = { scope: scopesOf("pull").join(" "), org_id: grant.orgId, project_id: grant.projectId, token_use: "pull", act: { sub: grant.actor } };
+  return signProjectToken(grant.projectId, claims, Math.min(grant.expiresAt, ctx.now + MAX_PULL_TOKEN_TTL_SECONDS), ctx);
 }
