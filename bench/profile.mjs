@@ -18,6 +18,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { WORKER_BUNDLE_OPTIONS } from "./lib/build.mjs";
 import { findWorkerdPid, pin, runPhase } from "./lib/load.mjs";
 import { summarize } from "./lib/report.mjs";
 import { setUp } from "./lib/setup.mjs";
@@ -44,18 +45,7 @@ const WebSocket = createRequire(require.resolve("miniflare/package.json", { path
  */
 async function buildVariant(name, drop, entry = join(ROOT, "src", "index.ts")) {
   const outfile = join(OUT, "profile", `${name}.js`);
-  await esbuild.build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["browser", "module", "main"],
-    drop,
-    logLevel: "error",
-  });
+  await esbuild.build({ ...WORKER_BUNDLE_OPTIONS, entryPoints: [entry], outfile, drop });
   return outfile;
 }
 

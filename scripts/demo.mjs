@@ -75,18 +75,22 @@ const { token: idToken } = await json("POST", `${standInOrigin}/__control/sign`,
   },
 });
 
+/** POST /token as the job does it. */
+const exchangeIdToken = (subjectToken) =>
+  fetch(`${STS}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: subjectToken,
+      subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+      // Each demo run creates a new project trusting the same repository, so name the target.
+      audience: project.id,
+    }),
+  });
+
 step("The job exchanges it at POST /token");
-const response = await fetch(`${STS}/token`, {
-  method: "POST",
-  headers: { "content-type": "application/x-www-form-urlencoded" },
-  body: new URLSearchParams({
-    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-    subject_token: idToken,
-    subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-    // Each demo run creates a new project trusting the same repository, so name the target.
-    audience: project.id,
-  }),
-});
+const response = await exchangeIdToken(idToken);
 const exchanged = await response.json();
 if (!response.ok) {
   console.error(`  refused: ${response.status} ${JSON.stringify(exchanged)}`);
@@ -101,15 +105,6 @@ console.log("  header:", JSON.stringify(decodeProtectedHeader(exchanged.access_t
 console.log("  claims:", JSON.stringify(payload, null, 2).replace(/\n/g, "\n  "));
 
 step("Exchanging the same ID token again is refused (replay protection)");
-const again = await fetch(`${STS}/token`, {
-  method: "POST",
-  headers: { "content-type": "application/x-www-form-urlencoded" },
-  body: new URLSearchParams({
-    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-    subject_token: idToken,
-    subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-    audience: project.id,
-  }),
-});
+const again = await exchangeIdToken(idToken);
 console.log(`  ${again.status}: ${JSON.stringify(await again.json())}`);
 process.exit(0);

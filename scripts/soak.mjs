@@ -20,9 +20,10 @@
 import { Miniflare } from "miniflare";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findWorkerdPid } from "../bench/lib/load.mjs";
 import { generateDevSecrets } from "../test/support/dev-secrets.mjs";
 import { createFakeIssuer } from "../test/support/fake-issuer.mjs";
 
@@ -97,21 +98,13 @@ async function applyMigrations(db) {
 
 /** workerd's resident memory (KiB), found as a child of this process. */
 function workerdRssKiB() {
-  if (!existsSync("/proc")) return null;
-  let total = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== process.pid || !comm.startsWith("workerd")) continue;
-      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      // gone while we looked
-    }
+  const pid = findWorkerdPid();
+  if (pid === null) return null;
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) || null;
+  } catch {
+    return null; // gone while we looked
   }
-  return total || null;
 }
 const mib = (kib) => (kib === null ? "n/a" : `${(kib / 1024).toFixed(1)} MiB`);
 

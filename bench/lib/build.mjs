@@ -74,6 +74,17 @@ function largestInputs(source) {
   return [...groups].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([path, bytes]) => ({ path, bytes }));
 }
 
+/** How wrangler bundles a Worker (ESM, workerd conditions); the bench bundles the same way. */
+export const WORKER_BUNDLE_OPTIONS = {
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["browser", "module", "main"],
+  logLevel: "error",
+};
+
 /** The bench-only workers, bundled like wrangler bundles (ESM, workerd conditions). */
 export async function buildBenchWorkers(root, outdir) {
   const esbuild = createRequire(require.resolve("wrangler/package.json", { paths: [root] }))("esbuild");
@@ -85,16 +96,6 @@ export async function buildBenchWorkers(root, outdir) {
     dw: join(root, "bench", "reference", "d-write.ts"),
     count: join(root, "bench", "count-entry.ts"),
   };
-  await esbuild.build({
-    entryPoints: entries,
-    outdir,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["browser", "module", "main"],
-    logLevel: "error",
-  });
+  await esbuild.build({ ...WORKER_BUNDLE_OPTIONS, entryPoints: entries, outdir });
   return Object.fromEntries(Object.keys(entries).map((name) => [name, join(outdir, `${name}.js`)]));
 }

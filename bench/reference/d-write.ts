@@ -4,18 +4,8 @@
  * `jti` (X2). Shows how much of X2's distance from D is the write itself.
  */
 import { Hono } from "hono";
-import { mint, parseBody, verifySubject, type RefEnv } from "./shared";
+import { mint, parseBody, SELECT_CANDIDATES as SELECT, verifySubject, type CandidateRow as Row, type RefEnv } from "./shared";
 
-interface Row {
-  id: string;
-  project_id: string;
-  org_id: string;
-  token_ttl_seconds: number;
-}
-
-const SELECT =
-  "SELECT t.id, t.project_id, p.org_id, t.provider, t.subject, t.conditions, t.description, t.token_ttl_seconds, t.created_at " +
-  "FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ? AND t.lookup_key = ?";
 const INSERT = "INSERT INTO used_subject_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING";
 
 export default new Hono<{ Bindings: RefEnv }>().post("/token", async (c) => {

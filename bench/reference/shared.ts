@@ -104,3 +104,15 @@ export async function mint(env: RefEnv, subject: JWTPayload, target: Target, pro
     { headers: { "Cache-Control": "no-store", Pragma: "no-cache" } },
   );
 }
+
+/** The real candidate lookup (index trust_by_lookup, joined to projects for org_id). */
+export const SELECT_CANDIDATES =
+  "SELECT t.id, t.project_id, p.org_id, t.provider, t.subject, t.conditions, t.description, t.token_ttl_seconds, t.created_at " +
+  "FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ? AND t.lookup_key = ?";
+
+export interface CandidateRow {
+  id: string;
+  project_id: string;
+  org_id: string;
+  token_ttl_seconds: number;
+}
