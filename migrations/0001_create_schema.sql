@@ -17,14 +17,13 @@ CREATE INDEX projects_by_org ON projects(org_id);
 -- One row per trust relationship. `lookup_key` is the provider's exact identity of a job
 -- (GitHub "owner/repo" lowercased, CircleCI "org-uuid/project-uuid", Buildkite
 -- "org-slug/pipeline-slug", RWX the subject) so the exchange finds candidates with one
--- indexed equality lookup. `provider_org` lets CircleCI ask "does any relationship name
--- this organization?" before contacting a per-org issuer.
+-- indexed equality lookup, also used to ask "does a relationship name this issuer?"
+-- before contacting a per-tenant issuer (a CircleCI organization, a GitHub enterprise).
 CREATE TABLE trust_relationships (
   id TEXT PRIMARY KEY,
   project_id TEXT NOT NULL REFERENCES projects(id),
   provider TEXT NOT NULL,
   lookup_key TEXT NOT NULL,
-  provider_org TEXT NOT NULL,
   subject TEXT NOT NULL,           -- JSON: the provider-specific identity fields and pinned IDs
   conditions TEXT NOT NULL,        -- JSON object: claim name -> anchored glob
   description TEXT NOT NULL DEFAULT '',
@@ -32,7 +31,6 @@ CREATE TABLE trust_relationships (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX trust_by_lookup ON trust_relationships(provider, lookup_key);
-CREATE INDEX trust_by_org ON trust_relationships(provider, provider_org);
 CREATE INDEX trust_by_project ON trust_relationships(project_id);
 
 -- Replay protection: a subject token's (issuer, jti) is exchanged once. Rows are swept

@@ -1,6 +1,6 @@
 /**
  * The bench's database: the real migrations, then ~1,000 trust relationships created
- * through the real admin API (so lookup keys, provider_org and validation follow the
+ * through the real admin API (so lookup keys and validation follow the
  * providers' own rules), two of which the measured tokens match.
  */
 import { randomUUID } from "node:crypto";
@@ -68,22 +68,22 @@ export async function seedRelationships(url, adminToken, db, { orgs = 10, projec
     const project = projects[i % projects.length];
     if (i % 3 === 0) {
       const [owner, repository] = [`octo-${i}`, `repo-${i}`];
-      rows.push([id, project, "github", `${owner}/${repository}`, owner, { owner, repository }]);
+      rows.push([id, project, "github", `${owner}/${repository}`, { owner, repository }]);
     } else if (i % 3 === 1) {
       const [org, proj] = [randomUUID(), randomUUID()];
-      rows.push([id, project, "circleci", `${org}/${proj}`, org, { organization_uuid: org, project_uuid: proj }]);
+      rows.push([id, project, "circleci", `${org}/${proj}`, { organization_uuid: org, project_uuid: proj }]);
     } else {
       const subject = `mint:${randomUUID()}:vault-${i}`;
-      rows.push([id, project, "rwx", subject, "", { subject }]);
+      rows.push([id, project, "rwx", subject, { subject }]);
     }
   }
   const insert = db.prepare(
     `INSERT INTO trust_relationships
-       (id, project_id, provider, lookup_key, provider_org, subject, conditions, description, token_ttl_seconds, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, '{}', '', 3600, ?)`,
+       (id, project_id, provider, lookup_key, subject, conditions, description, token_ttl_seconds, created_at)
+     VALUES (?, ?, ?, ?, ?, '{}', '', 3600, ?)`,
   );
   for (let i = 0; i < rows.length; i += 250) {
-    await db.batch(rows.slice(i, i + 250).map(([id, project, provider, key, org, subject]) => insert.bind(id, project, provider, key, org, JSON.stringify(subject), now)));
+    await db.batch(rows.slice(i, i + 250).map(([id, project, provider, key, subject]) => insert.bind(id, project, provider, key, JSON.stringify(subject), now)));
   }
   return { rwxSubject, githubRepo, projects: projects.length, relationships: rows.length + 2 };
 }

@@ -68,12 +68,12 @@ export function createTrustRelationship(
     const result = await db
       .prepare(
         `INSERT INTO trust_relationships
-           (id, project_id, provider, lookup_key, provider_org, subject, conditions, description, token_ttl_seconds, created_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+           (id, project_id, provider, lookup_key, subject, conditions, description, token_ttl_seconds, created_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
          WHERE (SELECT COUNT(*) FROM trust_relationships WHERE project_id = ?) < ?`,
       )
       .bind(
-        id, input.projectId, input.provider, input.identity.lookupKey, input.identity.providerOrg,
+        id, input.projectId, input.provider, input.identity.lookupKey,
         JSON.stringify(input.subject), JSON.stringify(input.conditions), input.description, input.tokenTtlSeconds, now,
         input.projectId, max,
       )
