@@ -29,8 +29,6 @@ export const MAX_REMEMBERED_MISSES = 4096;
 
 interface IssuerKeys {
   keys: Map<string, CryptoKey>;
-  /** The validated JWKS as stored, `{"keys":[...]}`. */
-  jwks: string;
   fetchedAt: number;
 }
 
@@ -101,9 +99,9 @@ export class KeyCache {
       this.persistedChecked.delete(this.persistedChecked.values().next().value!);
     }
     if (!stored) return undefined;
-    const keys = await importKeys(stored.jwks);
+    const keys = await importKeys(usableKeys(parseJson(stored.jwks)));
     if (!keys) return undefined;
-    const loaded = { keys, jwks: stored.jwks, fetchedAt: stored.fetchedAt };
+    const loaded = { keys, fetchedAt: stored.fetchedAt };
     // A concurrent fetch may have stored something newer meanwhile.
     const current = this.entries.get(req.issuer);
     if (current && current.fetchedAt >= loaded.fetchedAt) return current;
@@ -128,12 +126,13 @@ export class KeyCache {
     const running = this.inflight.get(req.issuer);
     if (running) return running;
     const run = (async (): Promise<FetchOutcome> => {
-      const jwks = await this.fetchJwks(req.issuer, req.allowInsecure).catch(() => null);
-      const keys = jwks && (await importKeys(jwks));
+      const published = await this.fetchJwks(req.issuer, req.allowInsecure).catch(() => []);
+      const keys = await importKeys(published);
       this.lastAttempt.set(req.issuer, { at: req.now, failed: !keys });
-      if (!jwks || !keys) return "failed";
-      const entry = { keys, jwks, fetchedAt: req.now };
+      if (!keys) return "failed";
+      const entry = { keys, fetchedAt: req.now };
       this.entries.set(req.issuer, entry);
+      const jwks = JSON.stringify({ keys: published });
       req.waitUntil(req.store.save(req.issuer, jwks, req.now).catch(() => undefined));
       return entry;
     })().finally(() => this.inflight.delete(req.issuer));
@@ -141,23 +140,20 @@ export class KeyCache {
     return run;
   }
 
-  /** Discovery, then the JWKS; returns the validated key set as JSON, or null. */
-  private async fetchJwks(issuer: string, allowInsecure: boolean): Promise<string | null> {
+  /** Discovery, then the JWKS; returns its usable RSA keys (none when anything is off). */
+  private async fetchJwks(issuer: string, allowInsecure: boolean): Promise<RsaJwk[]> {
     const signal = AbortSignal.timeout(JWKS_TIMEOUT_MS);
     const origin = new URL(issuer).origin;
     const discovery = await this.getJson(`${issuer}/.well-known/openid-configuration`, allowInsecure, signal);
-    if (!isObject(discovery) || discovery.issuer !== issuer || typeof discovery.jwks_uri !== "string") return null;
+    if (!isObject(discovery) || discovery.issuer !== issuer || typeof discovery.jwks_uri !== "string") return [];
     let jwksUri: URL;
     try {
       jwksUri = new URL(discovery.jwks_uri);
     } catch {
-      return null;
+      return [];
     }
-    if (jwksUri.origin !== origin) return null;
-    const jwks = await this.getJson(jwksUri.href, allowInsecure, signal);
-    if (!isObject(jwks) || !Array.isArray(jwks.keys)) return null;
-    const keys = jwks.keys.filter(isUsableRsaKey).slice(0, MAX_KEYS_PER_ISSUER).map(publicRsaMembers);
-    return keys.length > 0 ? JSON.stringify({ keys }) : null;
+    if (jwksUri.origin !== origin) return [];
+    return usableKeys(await this.getJson(jwksUri.href, allowInsecure, signal));
   }
 
   private async getJson(url: string, allowInsecure: boolean, signal: AbortSignal): Promise<unknown> {
@@ -170,12 +166,7 @@ export class KeyCache {
       return null;
     }
     const read = await readCappedText(response.body, response.headers.get("content-length"), JWKS_MAX_BYTES);
-    if (!read.ok) return null;
-    try {
-      return JSON.parse(read.text);
-    } catch {
-      return null;
-    }
+    return read.ok ? parseJson(read.text) : null;
   }
 }
 
@@ -190,6 +181,20 @@ interface RsaJwk {
   kid: string;
   n: string;
   e: string;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The usable RSA keys of a JWKS document (fetched or persisted), public members only. */
+function usableKeys(jwks: unknown): RsaJwk[] {
+  if (!isObject(jwks) || !Array.isArray(jwks.keys)) return [];
+  return jwks.keys.filter(isUsableRsaKey).slice(0, MAX_KEYS_PER_ISSUER).map(publicRsaMembers);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -211,16 +216,10 @@ function publicRsaMembers(key: RsaJwk): RsaJwk {
   return { kty: "RSA", kid: key.kid, n: key.n, e: key.e };
 }
 
-/** Imports every key of a stored JWKS for RS256; null if none imports. */
-async function importKeys(jwks: string): Promise<Map<string, CryptoKey> | null> {
-  let parsed: { keys: RsaJwk[] };
-  try {
-    parsed = JSON.parse(jwks);
-  } catch {
-    return null;
-  }
+/** Imports keys for RS256 only; null if none imports, so an unusable set never replaces a good one. */
+async function importKeys(jwks: RsaJwk[]): Promise<Map<string, CryptoKey> | null> {
   const keys = new Map<string, CryptoKey>();
-  for (const jwk of parsed.keys ?? []) {
+  for (const jwk of jwks) {
     try {
       const key = await importJWK(jwk as JWK, "RS256");
       // RS256 with a key under 2048 bits is not acceptable.

@@ -45,14 +45,17 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
   name: ProviderName;
   /** `iss` belongs to this provider: returns the tenant it names ("" for the base issuer), or null. */
   matchIssuer(iss: string, base: string): string | null;
-  /** Cheap, pre-signature check that an issuer tenant is well-formed (no network for junk). */
+  /** Caps on a token's `exp − iat` and on its age `now − iat`. */
   maxLifetimeSeconds: number;
   maxAgeSeconds: number;
   /** Claims the verifier requires beyond iss/aud/exp/iat, with their types. */
   claims: z.ZodType<Claims>;
   /** Claim names `conditions` may use; an entry ending in `*` is a prefix. */
   conditionClaims: readonly string[];
-  /** The job identity of verified claims, or null if they are inconsistent. */
+  /**
+   * The job identity the (typed) claims state, or null if they are inconsistent. Before the
+   * signature is checked it only gates a cold key fetch; it authorizes only once verified.
+   */
   identify(claims: Claims, issuerTenant: string): JobIdentity | null;
   /**
    * Must a stored relationship name this issuer tenant before its keys are fetched for the

@@ -55,7 +55,7 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
   // a cold key fetch from an open-ended issuer (a GitHub enterprise, a CircleCI
   // organization), never to authorize.
   const claims = provider.claims.safeParse(payload);
-  const claimedIdentity = claims.success ? provider.identify(claims.data, tenant) : null;
+  const identity = claims.success ? provider.identify(claims.data, tenant) : null;
   const key = await deps.keys.keyFor({
     issuer: iss,
     kid,
@@ -65,7 +65,7 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
     waitUntil: deps.waitUntil,
     mayFetch: async () =>
       !provider.keyFetchNeedsRelationship(tenant) ||
-      (claimedIdentity !== null && (await deps.issuerNamed(provider, claimedIdentity, tenant))),
+      (identity !== null && (await deps.issuerNamed(provider, identity, tenant))),
   });
 
   const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signature, signingInput);
@@ -75,7 +75,6 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
   if (!claims.success) {
     throw new StsError("claims_invalid", undefined, claims.error.issues.map((i) => i.path.join(".")).join(","));
   }
-  const identity = provider.identify(claims.data, tenant);
   if (!identity) throw new StsError("claims_invalid", undefined, "inconsistent identity claims");
   checkAudience(payload.aud, [deps.config.audience, ...provider.extraAudiences({ identity, claims: claims.data })]);
 
