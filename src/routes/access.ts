@@ -52,12 +52,17 @@ export type Access = "read" | "admin";
 
 const encoder = new TextEncoder();
 
+/** Digests of the configured secrets (ADMIN_TOKEN, INTROSPECTION_TOKEN), computed once per isolate. */
+const expectedDigests = new Map<string, Promise<ArrayBuffer>>();
+
 /** Constant-time equality of two secrets (compares SHA-256 digests, so lengths don't leak). */
 export async function secretsEqual(presented: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(presented)),
-    crypto.subtle.digest("SHA-256", encoder.encode(expected)),
-  ]);
+  let expectedDigest = expectedDigests.get(expected);
+  if (!expectedDigest) {
+    expectedDigest = crypto.subtle.digest("SHA-256", encoder.encode(expected));
+    expectedDigests.set(expected, expectedDigest);
+  }
+  const [a, b] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(presented)), expectedDigest]);
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
