@@ -47,7 +47,6 @@ export type Reason =
   | "conflict"
   | "limit_exceeded"
   | "route_not_found"
-  | "method_not_allowed"
   | "rate_limited"
   // Upstream and configuration
   | "keys_unavailable"
@@ -69,7 +68,7 @@ export class StsError extends Error {
 }
 
 export interface WireError {
-  status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
+  status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
   error: string;
   description: string;
   /** Seconds, for 429 and 503. */
@@ -176,8 +175,6 @@ export function toWire(reason: Reason, detail?: string): WireError {
       return { status: 409, error: "conflict", description: detail ?? "a limit of this resource has been reached" };
     case "route_not_found":
       return { status: 404, error: "not_found", description: "no such endpoint" };
-    case "method_not_allowed":
-      return { status: 405, error: "invalid_request", description: "method not allowed on this endpoint" };
     case "rate_limited":
       return {
         status: 429,

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet } from "jose";
 import { describe, expect, it } from "vitest";
-import { call, decodeHeader, decodeJwt } from "../support/api";
+import { call, decodeHeader, decodeJwt, expectError } from "../support/api";
 import { callWorker, exchangeWithEnv, expectRefused } from "../support/exchange-forge";
 import { expectExchanged, seedBuildkite, seedGithub } from "../support/exchange-seed";
 import { ISSUERS, now, signToken } from "../support/issuer";
@@ -181,4 +181,10 @@ describe("public documents", () => {
     const response = await call("/healthz");
     expect(response.status).toBe(200);
   });
+
+  for (const [method, path] of [["GET", "/nope"], ["GET", "/token"], ["PUT", "/v1/orgs"]] as const) {
+    it(`answers ${method} ${path} with 404 not_found, no-store`, async () => {
+      await expectError(await call(path, { method }), 404, "not_found");
+    });
+  }
 });
