@@ -41,12 +41,18 @@ describe("hostile tokens: algorithms and keys", () => {
     });
   }
 
-  it("refuses HS256 keyed with the issuer's public JWK", async () => {
+  /** The classic confusion attack: HS256 with the issuer's public JWK as the HMAC secret. */
+  async function hmacWithPublicJwk() {
     const claims = await admitted();
     const { kid, jwk } = await publicKey(ISSUERS.github);
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: "HS256", kid, typ: "JWT" })
       .sign(new TextEncoder().encode(JSON.stringify(jwk)));
+    return { kid, token };
+  }
+
+  it("refuses HS256 keyed with the issuer's public JWK", async () => {
+    const { token } = await hmacWithPublicJwk();
     await expectRefused(await exchangeToken(token), "token_algorithm_forbidden");
   });
 
@@ -59,11 +65,7 @@ describe("hostile tokens: algorithms and keys", () => {
   });
 
   it("refuses an HMAC signature over the public key presented under alg RS256", async () => {
-    const claims = await admitted();
-    const { kid, jwk } = await publicKey(ISSUERS.github);
-    const hmac = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "HS256", kid, typ: "JWT" })
-      .sign(new TextEncoder().encode(JSON.stringify(jwk)));
+    const { kid, token: hmac } = await hmacWithPublicJwk();
     const relabelled = compact(encodeJson({ alg: "RS256", kid, typ: "JWT" }), segments(hmac)[1], segments(hmac)[2]);
     await expectRefused(await exchangeToken(relabelled), "signature_invalid");
   });

@@ -5,7 +5,18 @@
  */
 import { describe, expect, it } from "vitest";
 import { StsError } from "../../src/errors";
-import { KeyCache, MAX_REMEMBERED_MISSES, type KeyStore } from "../../src/providers/key-cache";
+import { KeyCache, MAX_REMEMBERED_MISSES, type KeyRequest, type KeyStore } from "../../src/providers/key-cache";
+
+/** A key request for a fresh CircleCI org issuer that no relationship names (the fetch gate says no). */
+const ungatedRequest = (store: KeyStore): KeyRequest => ({
+  issuer: `https://oidc.circleci.com/org/${crypto.randomUUID()}`,
+  kid: "k",
+  now: 1_800_000_000,
+  allowInsecure: false,
+  store,
+  waitUntil: () => undefined,
+  mayFetch: async () => false,
+});
 
 describe("key cache bounds", () => {
   it("keeps bounded state and fetches nothing for thousands of issuers no relationship names", async () => {
@@ -18,15 +29,7 @@ describe("key cache bounds", () => {
     const issuers = MAX_REMEMBERED_MISSES * 2 + 100;
     for (let i = 0; i < issuers; i++) {
       const refused = await cache
-        .keyFor({
-          issuer: `https://oidc.circleci.com/org/${crypto.randomUUID()}`,
-          kid: "k",
-          now: 1_800_000_000,
-          allowInsecure: false,
-          store,
-          waitUntil: () => undefined,
-          mayFetch: async () => false,
-        })
+        .keyFor(ungatedRequest(store))
         .then(() => null, (error: unknown) => error);
       expect(refused).toBeInstanceOf(StsError);
       expect((refused as StsError).reason).toBe("no_trust_relationship");
@@ -40,15 +43,7 @@ describe("key cache bounds", () => {
     const cache = new KeyCache();
     let loads = 0;
     const store: KeyStore = { load: async () => (loads++, null), save: async () => undefined };
-    const request = {
-      issuer: `https://oidc.circleci.com/org/${crypto.randomUUID()}`,
-      kid: "k",
-      now: 1_800_000_000,
-      allowInsecure: false,
-      store,
-      waitUntil: () => undefined,
-      mayFetch: async () => false,
-    };
+    const request = ungatedRequest(store);
     for (let i = 0; i < 5; i++) await cache.keyFor(request).catch(() => undefined);
     expect(loads).toBe(1);
   });

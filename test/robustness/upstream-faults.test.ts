@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey as JoseKey } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FAILED_FETCH_BACKOFF_SECONDS, JWKS_TIMEOUT_MS, KEYS_STALE_LIMIT_SECONDS, REFETCH_COOLDOWN_SECONDS } from "../../src/providers/key-cache";
+import { decodeJwt } from "../support/api";
 import { issuerRequests, publicKey, rotateKey, setFault, type Fault } from "../support/issuer";
 import { client, expectAccepted, expectError, isolatedIssuers, PROVIDERS, seedJob, type Job } from "./support";
 
@@ -275,7 +276,7 @@ describe("hostile discovery and JWKS answers never become keys", () => {
   async function attackedJob(label: string) {
     const { job, settled: api } = await isolatedJob("buildkite", label);
     const attacker = await attackerKey();
-    const claims = JSON.parse(atob((await job.token()).split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+    const claims = decodeJwt(await job.token());
     const forged = await attacker.sign({ ...claims, jti: crypto.randomUUID() });
     return { api, job, attacker, forged };
   }
