@@ -39,7 +39,7 @@ app.use(async (c, next) => {
       method: c.req.method,
       route: c.req.routePath,
       status,
-      outcome: fields.outcome ?? (status < 400 ? "ok" : status < 500 ? "refused" : "error"),
+      outcome: status < 400 ? "ok" : status < 500 ? "refused" : "error",
       // Always present, so every line has the same keys: null when nothing was refused.
       reason: fields.reason ?? null,
       duration_ms: Date.now() - started,

@@ -5,10 +5,9 @@
 import type { Context } from "hono";
 import type { Config, Env } from "../config";
 
+/** What routes add to the request's log line; route, status and outcome are derived at the end. */
 export interface LogFields {
   request_id: string;
-  route?: string;
-  outcome?: "ok" | "refused" | "error";
   reason?: string;
   detail?: string;
   provider?: string;
