@@ -11,7 +11,7 @@ import { issuerKeyStore } from "./db/issuer-keys";
 import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
 import type { VerifiedToken } from "./providers/provider";
-import { CLOCK_TOLERANCE_SECONDS, verifyIdToken } from "./providers/verify";
+import { CLOCK_TOLERANCE_SECONDS, verifyIdToken, type VerifyDeps } from "./providers/verify";
 import { authorize, evaluate, type ExchangeTarget, type Grant } from "./trust/authorize";
 import { mintJobToken, type Minted } from "./tokens/mint";
 import { requireSigningKeys } from "./tokens/signing-keys";
@@ -28,6 +28,7 @@ export interface ExchangeDeps {
   waitUntil(promise: Promise<unknown>): void;
   /** Counts one verified token against its issuer's rate limit; throws `rate_limited`. */
   limitIssuer(issuer: string): Promise<void>;
+  noteProvider: VerifyDeps["noteProvider"];
 }
 
 export interface ExchangeResult extends Minted {
@@ -44,6 +45,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
     store: issuerKeyStore(deps.db),
     now: deps.now,
     waitUntil: deps.waitUntil,
+    noteProvider: deps.noteProvider,
     issuerNamed: async (provider, identity, tenant) =>
       (await findTrustRelationshipsFor(deps.db, provider.name, identity.lookupKey)).some((r) =>
         provider.namesIssuerTenant(r.subject, tenant),

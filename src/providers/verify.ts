@@ -8,7 +8,7 @@
  * RS256 only, so neither `none` nor HMAC-with-the-public-key can pass.
  * It does not decide which project the token may reach: that is `trust/`.
  */
-import type { Config } from "../config";
+import type { Config, ProviderName } from "../config";
 import { StsError } from "../errors";
 import type { KeyCache, KeyStore } from "./key-cache";
 import type { Claims, JobIdentity, Provider, VerifiedToken } from "./provider";
@@ -32,6 +32,8 @@ export interface VerifyDeps {
    * before a cold key fetch from an open-ended issuer (`keyFetchNeedsRelationship`).
    */
   issuerNamed(provider: Provider, identity: JobIdentity, tenant: string): Promise<boolean>;
+  /** Told which provider's allowlisted issuer the token names, so even a refusal's log line says. */
+  noteProvider(name: ProviderName): void;
 }
 
 export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<VerifiedToken> {
@@ -50,6 +52,7 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
   const found = providerForIssuer(iss, deps.config.issuers);
   if (!found) throw new StsError("issuer_unknown");
   const { provider, tenant } = found;
+  deps.noteProvider(provider.name);
 
   // The claims are typed once; before the signature is checked they are only used to gate
   // a cold key fetch from an open-ended issuer (a GitHub enterprise, a CircleCI

@@ -60,9 +60,9 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
       now: nowSeconds(),
       waitUntil: waitUntilOf(c),
       limitIssuer: (issuer) => enforceLimit(c.env.EXCHANGE_ISSUER_LIMITER, issuerLimitKey(issuer)),
+      noteProvider: (name) => (log.provider = name),
     },
   );
-  log.provider = result.token.provider;
   log.project_id = result.grant.relationship.projectId;
   log.org_id = result.grant.relationship.orgId;
   return c.json(

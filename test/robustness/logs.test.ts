@@ -161,6 +161,10 @@ describe("request logs", () => {
     const accepted = parsed.filter((l) => l.route === "/token" && l.status === 200);
     expect(accepted.map((l) => l.provider).sort()).toEqual([...PROVIDERS].sort());
     for (const l of accepted) expect(String(l.project_id)).toMatch(/^prj_/);
+    // A refusal after the issuer was recognised still says which provider it was.
+    const expired = parsed.filter((l) => l.route === "/token" && l.reason === "token_expired");
+    expect(expired.length).toBeGreaterThan(0);
+    for (const l of expired) expect(PROVIDERS).toContain(l.provider);
     const reasons = new Set(parsed.map((l) => l.reason));
     for (const reason of ["token_replayed", "token_expired", "key_unknown", "rate_limited", "database_unavailable", "signing_keys_missing", "keys_unavailable", "unauthenticated", "route_not_found"]) {
       expect(reasons, reason).toContain(reason);
