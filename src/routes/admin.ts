@@ -22,7 +22,6 @@ import { nowSeconds, type AppContext, type AppEnv } from "./context";
 
 const Name = z.strictObject({ name: z.string().trim().min(1).max(200) });
 
-
 const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 const CommonRelationshipFields = z.object({
   provider: z.enum(PROVIDER_NAMES),
