@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { githubClaims } from "../test/support/ci-claims.mjs";
 import { serveFakeIssuer } from "../test/support/fake-issuer.mjs";
 
 const STS = process.env.STS_URL ?? "http://localhost:8787";
@@ -62,17 +63,9 @@ const relationship = await json(
 console.log(`  trust relationship ${relationship.id}`);
 
 step("The CI job obtains an ID token from its provider (here: the local stand-in issuer)");
-const now = Math.floor(Date.now() / 1000);
 const { token: idToken } = await json("POST", `${standInOrigin}/__control/sign`, {
   issuer,
-  claims: {
-    iss: issuer, aud: audience, sub: "repo:acme/widgets:ref:refs/heads/main", jti: crypto.randomUUID(),
-    iat: now, nbf: now - 5, exp: now + 300,
-    repository: "acme/widgets", repository_id: "700100", repository_owner: "acme", repository_owner_id: "900200",
-    ref: "refs/heads/main", ref_type: "branch", sha: "4f2c1e0d9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e",
-    workflow_ref: "acme/widgets/.github/workflows/release.yml@refs/heads/main", event_name: "push",
-    run_id: "4242", run_attempt: "1", runner_environment: "github-hosted",
-  },
+  claims: githubClaims(audience, { owner: "acme", repository: "widgets", ownerId: "900200", repositoryId: "700100" }, { iss: issuer }),
 });
 
 /** POST /token as the job does it. */

@@ -24,6 +24,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findWorkerdPid } from "../bench/lib/load.mjs";
+import { buildkiteClaims, circleciClaims, githubClaims, ISSUERS, rwxClaims } from "../test/support/ci-claims.mjs";
 import { generateDevSecrets } from "../test/support/dev-secrets.mjs";
 import { createFakeIssuer } from "../test/support/fake-issuer.mjs";
 
@@ -36,12 +37,6 @@ const CONCURRENCY = Number(args.concurrency ?? 16);
 const ONLY = args.only;
 const TIME_LIMIT_MS = 110_000;
 const PUBLIC_URL = "https://sts.soak";
-const ISSUERS = {
-  github: "https://token.actions.githubusercontent.com",
-  circleci: "https://oidc.circleci.com",
-  buildkite: "https://agent.buildkite.com",
-  rwx: "https://cloud.rwx.com/mint",
-};
 const PROVIDERS = Object.keys(ISSUERS);
 const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -150,53 +145,38 @@ async function heapAfterGcKiB(port, target) {
 
 const now = () => Math.floor(Date.now() / 1000);
 const unique = () => Math.random().toString(36).slice(2, 10);
-const digits = () => String(100000 + Math.floor(Math.random() * 899999999));
 
-/** One CI job identity per relationship; `claims()` gives fresh claims for a new token. */
+/** The same claims issued at `t`: iat, nbf and exp moved together. */
+function issuedAt(t, claims) {
+  const shift = t - claims.iat;
+  return { ...claims, iat: t, exp: claims.exp + shift, ...(claims.nbf === undefined ? {} : { nbf: claims.nbf + shift }) };
+}
+
+/** One CI job identity per relationship; `claims(t)` gives fresh claims for a new token issued at t. */
 function identity(provider) {
   switch (provider) {
     case "github": {
-      const owner = `octo-${unique()}`;
-      const repo = `repo-${unique()}`;
-      const fixed = { repository: `${owner}/${repo}`, repository_id: digits(), repository_owner: owner, repository_owner_id: digits() };
-      return {
-        relationship: { provider, owner, repository: repo },
-        claims: (t) => ({
-          iss: ISSUERS.github, aud: PUBLIC_URL, sub: `repo:${owner}/${repo}:ref:refs/heads/main`, jti: randomUUID(), iat: t, nbf: t - 600, exp: t + 300,
-          ...fixed, ref: "refs/heads/main", ref_type: "branch", sha: "a".repeat(40), workflow: "ci", event_name: "push", run_id: digits(), run_attempt: "1",
-        }),
-      };
+      const job = { owner: `octo-${unique()}`, repository: `repo-${unique()}`, ownerId: String(Date.now()), repositoryId: String(Date.now() + 1) };
+      return { relationship: { provider, owner: job.owner, repository: job.repository }, claims: (t) => issuedAt(t, githubClaims(PUBLIC_URL, job)) };
     }
     case "circleci": {
       const org = randomUUID();
       const project = randomUUID();
       return {
         relationship: { provider, organization_uuid: org, project_uuid: project },
-        claims: (t) => ({
-          iss: `${ISSUERS.circleci}/org/${org}`, aud: PUBLIC_URL, sub: `org/${org}/project/${project}/user/${randomUUID()}`, iat: t, exp: t + 3600,
-          "oidc.circleci.com/org-id": org, "oidc.circleci.com/project-id": project, "oidc.circleci.com/job-id": randomUUID(),
-          "oidc.circleci.com/vcs-origin": "github.com/acme/app", "oidc.circleci.com/vcs-ref": "refs/heads/main", "oidc.circleci.com/ssh-rerun": false,
-        }),
+        claims: (t) => issuedAt(t, circleciClaims(PUBLIC_URL, org, project)),
       };
     }
     case "buildkite": {
-      const org = `org-${unique()}`;
-      const pipeline = `pipe-${unique()}`;
+      const job = { org: `org-${unique()}`, pipeline: `pipe-${unique()}` };
       return {
-        relationship: { provider, organization_slug: org, pipeline_slug: pipeline },
-        claims: (t) => ({
-          iss: ISSUERS.buildkite, aud: PUBLIC_URL, sub: `organization:${org}:pipeline:${pipeline}:ref:refs/heads/main:commit:${"b".repeat(40)}:step:build`,
-          jti: randomUUID(), iat: t, nbf: t, exp: t + 300, organization_slug: org, pipeline_slug: pipeline, build_number: 42, build_branch: "main",
-          build_commit: "b".repeat(40), step_key: "build", job_id: randomUUID(), build_source: "webhook",
-        }),
+        relationship: { provider, organization_slug: job.org, pipeline_slug: job.pipeline },
+        claims: (t) => issuedAt(t, buildkiteClaims(PUBLIC_URL, job)),
       };
     }
     case "rwx": {
-      const sub = `mint:${randomUUID()}:vault-${unique()}`;
-      return {
-        relationship: { provider, subject: sub },
-        claims: (t) => ({ iss: ISSUERS.rwx, aud: PUBLIC_URL, sub, iat: t, exp: t + 900, run_id: unique(), task_id: unique() }),
-      };
+      const subject = `mint:${randomUUID()}:vault-${unique()}`;
+      return { relationship: { provider, subject }, claims: (t) => issuedAt(t, rwxClaims(PUBLIC_URL, subject)) };
     }
   }
 }

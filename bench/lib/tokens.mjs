@@ -1,70 +1,24 @@
 /**
- * The bench's CI tokens: claim shapes copied from test/support/issuer.ts (which is
- * TypeScript for workerd; the bench runs in Node), signed for real by the fake issuer
+ * The bench's CI tokens: the claim shapes of test/support/ci-claims.mjs (shared with the
+ * tests and the soak), signed for real by the fake issuer
  * in-process, so the worker verifies them against the keys it fetched by discovery.
  */
-import { randomUUID } from "node:crypto";
+import * as shared from "../../test/support/ci-claims.mjs";
 
-export const ISSUERS = {
-  github: "https://token.actions.githubusercontent.com",
-  circleci: "https://oidc.circleci.com",
-  buildkite: "https://agent.buildkite.com",
-  rwx: "https://cloud.rwx.com/mint",
-};
+export const ISSUERS = shared.ISSUERS;
 
 export const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 
-const now = () => Math.floor(Date.now() / 1000);
-const digits = () => String(100000 + Math.floor(Math.random() * 899999999));
-const unique = () => Math.random().toString(36).slice(2, 10);
-
 /** An RWX token for one vault subject: no jti, so the same token (and body) is reusable. */
 export function rwxClaims(audience, subject) {
-  const t = now();
-  return {
-    iss: ISSUERS.rwx,
-    aud: audience,
-    sub: subject,
-    iat: t,
-    // RWX's cap is 3600 s; a long life keeps one token valid for the whole run.
-    exp: t + 3600,
-    run_id: unique(),
-    run_url: "https://cloud.rwx.com/mint/acme/runs/1",
-    task_id: unique(),
-    task_url: "https://cloud.rwx.com/mint/acme/tasks/1",
-  };
+  // RWX's cap is 3600 s; the longest allowed life keeps one token valid for the whole run.
+  const claims = shared.rwxClaims(audience, subject);
+  return { ...claims, exp: claims.iat + 3600 };
 }
 
 /** A GitHub Actions push token for one repository, with its immutable IDs and a fresh jti. */
-export function githubClaims(audience, repo) {
-  const { owner, repository, ownerId, repositoryId } = repo;
-  const t = now();
-  return {
-    iss: ISSUERS.github,
-    aud: audience,
-    sub: `repo:${owner}/${repository}:ref:refs/heads/main`,
-    jti: randomUUID(),
-    iat: t,
-    nbf: t - 600,
-    exp: t + 300,
-    repository: `${owner}/${repository}`,
-    repository_id: repositoryId,
-    repository_owner: owner,
-    repository_owner_id: ownerId,
-    repository_visibility: "private",
-    ref: "refs/heads/main",
-    ref_type: "branch",
-    sha: "a".repeat(40),
-    workflow: "ci",
-    workflow_ref: `${owner}/${repository}/.github/workflows/ci.yml@refs/heads/main`,
-    job_workflow_ref: `${owner}/${repository}/.github/workflows/ci.yml@refs/heads/main`,
-    event_name: "push",
-    run_id: digits(),
-    run_attempt: "1",
-    runner_environment: "github-hosted",
-  };
-}
+export const githubClaims = (audience, repo) => shared.githubClaims(audience, repo);
 
 /** A form-encoded RFC 8693 request body (the standard encoding). */
 export function exchangeBody(subjectToken) {
