@@ -1,10 +1,45 @@
-/** Public, unauthenticated documents: our JWKS, discovery metadata, and health. */
+/**
+ * Public, unauthenticated documents: our JWKS, discovery metadata, and health.
+ *
+ * `/healthz` is anonymous, so it must not cost a D1 query per request: one probe per
+ * isolate (per database binding) answers every health check for a short window.
+ */
 import { Hono } from "hono";
 import { loadSigningKeys } from "../tokens/signing-keys";
 import { SCOPES } from "../tokens/scopes";
-import type { AppContext, AppEnv } from "./context";
+import { waitUntilOf, type AppContext, type AppEnv } from "./context";
 
 const JWKS_MAX_AGE_SECONDS = 300;
+
+/**
+ * How long one database probe answers `/healthz` in this isolate, whatever its outcome: a
+ * flood of health checks costs at most one D1 query per window, and a D1 outage shows as
+ * 503 at most this much later.
+ */
+export const HEALTH_PROBE_WINDOW_MS = 5_000;
+
+/** Keyed by the binding itself, so a worker given another database never sees this one's health. */
+const probes = new WeakMap<D1Database, { startedAt: number; healthy: Promise<boolean> }>();
+
+/** Single-flight: requests arriving while a probe is in flight, or within its window, share it. */
+function probeDatabase(c: AppContext): Promise<boolean> {
+  const db = c.env.DB;
+  const now = Date.now();
+  const current = probes.get(db);
+  if (current && now - current.startedAt < HEALTH_PROBE_WINDOW_MS) return current.healthy;
+  const healthy = db
+    .prepare("SELECT 1")
+    .first()
+    .then(
+      () => true,
+      () => false,
+    );
+  probes.set(db, { startedAt: now, healthy });
+  // Keeps the request that started the probe alive until it settles, so the requests
+  // sharing it are never left waiting on a cancelled one.
+  waitUntilOf(c)(healthy);
+  return healthy;
+}
 
 function metadata(c: AppContext) {
   const base = c.get("config").publicUrl;
@@ -38,11 +73,7 @@ export const wellKnownRoutes = new Hono<AppEnv>()
   .get("/.well-known/openid-configuration", (c) => c.json(metadata(c)))
   .get("/.well-known/oauth-authorization-server", (c) => c.json(metadata(c)))
   .get("/healthz", async (c) => {
-    try {
-      await c.env.DB.prepare("SELECT 1").first();
-      return c.json({ status: "ok" });
-    } catch {
-      c.get("log").reason = "database_unavailable";
-      return c.json({ status: "unavailable" }, 503);
-    }
+    if (await probeDatabase(c)) return c.json({ status: "ok" });
+    c.get("log").reason = "database_unavailable";
+    return c.json({ status: "unavailable" }, 503);
   });
