@@ -4,7 +4,8 @@
  * The caller is resolved once per request from `Authorization: Bearer`: the operator's
  * ADMIN_TOKEN (constant-time), a static token (checksum first, so a mistyped one costs no
  * database read; then its HMAC), or one of our own JWTs (job or pull token: signature,
- * issuer, expiry, then not revoked and its project and relationship still there).
+ * issuer, expiry, then not revoked and its project and relationship still there, and for
+ * a pull token the credential it was made from still alive and still reaching the project).
  *
  * Tenancy is enforced here and only here, from the scope table in `tokens/scopes.ts`:
  * a credential without the needed scope answers 403 `insufficient_scope` before any
@@ -13,7 +14,7 @@
  */
 import { ID_PATTERN } from "../db/d1";
 import { findOrganization, findProject, type Organization, type Project } from "../db/organizations";
-import { isInGoodStanding } from "../db/revoked-tokens";
+import { isInGoodStanding, type Standing } from "../db/revoked-tokens";
 import { findStaticTokenByHash, touchStaticToken } from "../db/static-tokens";
 import { findRole, findUser, type User } from "../db/users";
 import { StsError } from "../errors";
@@ -117,14 +118,22 @@ async function identifyOwnToken(c: AppContext, presented: string): Promise<Crede
   if (!keys) return "signing_keys_missing";
   const token = await verifyOwnToken(presented, keys, { publicUrl: config.publicUrl, now: nowSeconds() });
   if (!token) return "jwt_invalid";
-  const standing = await isInGoodStanding(c.env.DB, {
+  if (!(await isInGoodStanding(c.env.DB, standingOf(token)))) return "revoked_or_orphaned";
+  return { kind: token.use, scopes: token.scopes, token, orgId: token.orgId, projectId: token.projectId };
+}
+
+/** What must still hold for one of our JWTs to be honoured: its own record and its parent's. */
+function standingOf(token: OwnToken): Standing {
+  const parent = token.parent;
+  return {
     jti: token.jti,
     orgId: token.orgId,
     projectId: token.projectId,
-    trustRelationshipId: token.trustRelationshipId,
-  });
-  if (!standing) return "revoked_or_orphaned";
-  return { kind: token.use, scopes: token.scopes, token, orgId: token.orgId, projectId: token.projectId };
+    trustRelationshipId: parent?.kind === "job" ? parent.trustRelationshipId : token.trustRelationshipId,
+    parentJti: parent?.kind === "job" ? parent.jti : undefined,
+    staticTokenId: parent?.kind === "static" ? parent.tokenId : undefined,
+    issuedAt: token.iat,
+  };
 }
 
 /** The caller of an authenticated route, or 401 `invalid_token`. */

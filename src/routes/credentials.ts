@@ -12,7 +12,7 @@ import { ID_PATTERN } from "../db/d1";
 import { createStaticToken, deleteStaticToken, listStaticTokens, type StaticTokenListing, type TokenOwner } from "../db/static-tokens";
 import { addMember, createUser, listMembers, removeMember } from "../db/users";
 import { StsError } from "../errors";
-import { MAX_PULL_TOKEN_TTL_SECONDS, MIN_PULL_TOKEN_TTL_SECONDS, mintPullToken } from "../tokens/pull-tokens";
+import { MAX_PULL_TOKEN_TTL_SECONDS, MIN_PULL_TOKEN_TTL_SECONDS, mintPullToken, type PullTokenParent } from "../tokens/pull-tokens";
 import { requireSigningKeys } from "../tokens/signing-keys";
 import { generateStaticToken, hashStaticToken, previewStaticToken } from "../tokens/static-tokens";
 import { authorizeOrg, authorizeProject, authorizeRegistry, authorizeUser, pathId, requireOperator, resolvePrincipal, type Principal } from "./access";
@@ -109,6 +109,23 @@ function actorOf(principal: Principal): string {
   }
 }
 
+/** The credential a pull token is made from, and dies with. */
+function parentOf(principal: Principal): PullTokenParent {
+  switch (principal.kind) {
+    case "operator":
+      return { kind: "operator" };
+    case "user":
+    case "organization":
+    case "project":
+      return { kind: "static", tokenId: principal.tokenId };
+    case "oidc":
+      return { kind: "job", trustRelationshipId: principal.token.clientId, jti: principal.token.jti };
+    case "pull":
+      // authorizeRegistry refuses pull tokens before this point (no re-delegation).
+      throw new StsError("insufficient_scope");
+  }
+}
+
 export const credentialRoutes = new Hono<AppEnv>()
   // Users and memberships
   .post("/v1/users", async (c) => {
@@ -157,7 +174,7 @@ export const credentialRoutes = new Hono<AppEnv>()
     const ceiling = "token" in principal ? principal.token.exp : Number.POSITIVE_INFINITY;
     const expiresAt = Math.min(now + expires_in, ceiling);
     const { token } = await mintPullToken(
-      { orgId: project.org_id, projectId: project.id, actor: actorOf(principal), expiresAt },
+      { orgId: project.org_id, projectId: project.id, actor: actorOf(principal), parent: parentOf(principal), expiresAt },
       { publicUrl: c.get("config").publicUrl, signingKeys, now },
     );
     return c.json({ token, expires_at: expiresAt }, 201);

@@ -40,7 +40,10 @@ async function requireIntrospectionCaller(c: AppContext): Promise<void> {
   if (presented === undefined || !(await secretsEqual(presented, expected))) throw new StsError("unauthenticated");
 }
 
-/** RFC 7662 §2.2 members, plus ours: `token_use`, `org_id`, `project_id` (and `org_ids` for user tokens). */
+/**
+ * RFC 7662 §2.2 members (`client_id` for our JWTs: the relationship, or what a pull token was
+ * made from), plus ours: `token_use`, `org_id`, `project_id` (and `org_ids` for user tokens).
+ */
 async function describeActive(c: AppContext, credential: Credential): Promise<Record<string, unknown>> {
   const common = { active: true, token_type: "Bearer", scope: credential.scopes.join(" "), iss: c.get("config").publicUrl };
   switch (credential.kind) {
@@ -55,6 +58,7 @@ async function describeActive(c: AppContext, credential: Credential): Promise<Re
         org_id: t.orgId,
         project_id: t.projectId,
         ...(t.trustRelationshipId ? { trust_relationship_id: t.trustRelationshipId } : {}),
+        client_id: t.clientId,
         jti: t.jti,
         iat: t.iat,
         ...(t.nbf !== undefined ? { nbf: t.nbf } : {}),

@@ -29,6 +29,8 @@ export async function mintJobToken(token: VerifiedToken, grant: Grant, ctx: Sign
     project_id: relationship.projectId,
     token_use: "oidc",
     trust_relationship_id: relationship.id,
+    // RFC 9068 §2.2: the client is the trust relationship that admitted the job (SPEC §2).
+    client_id: relationship.id,
     ci,
   };
   const { token: accessToken, jti } = await signProjectToken(relationship.projectId, claims, ctx.now + ttl, ctx);

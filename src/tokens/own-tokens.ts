@@ -4,13 +4,16 @@
  * `/revoke`.
  *
  * Signature (a key in our JWKS, its pinned alg), `typ: at+jwt` (RFC 9068 §4), `iss` and
- * `aud` = PUBLIC_URL, time, and the shape of our own claims. Whether the token has been
- * revoked or its project deleted is stored state, checked by the caller through `db/`.
- * Any failure is `null`: callers must not tell the reasons apart (RFC 7662 §2.2).
+ * `aud` = PUBLIC_URL, time, and the shape of our own claims, including who the token's
+ * client is (`client_id`) and, for a pull token, the parent it was made from. Whether the
+ * token or its parent has been revoked, or its project deleted, is stored state, checked
+ * by the caller through `db/`. Any failure is `null`: callers must not tell the reasons
+ * apart (RFC 7662 §2.2).
  */
 import { jwtVerify, type JWTHeaderParameters } from "jose";
 import * as z from "zod";
 import { ID_PATTERN } from "../db/d1";
+import { parentFromClaims, type PullTokenParent } from "./pull-tokens";
 import { TOKEN_KINDS, isScope, type Scope } from "./scopes";
 import type { SigningKeys } from "./signing-keys";
 
@@ -29,6 +32,10 @@ export interface OwnToken {
   nbf: number | undefined;
   exp: number;
   trustRelationshipId: string | undefined;
+  /** RFC 9068 §2.2: a job token's relationship; for a pull token, the credential it was made from. */
+  clientId: string;
+  /** What a pull token was made from; it stands only while that does. Undefined for job tokens. */
+  parent: PullTokenParent | undefined;
 }
 
 /** Our JWTs are around 1 KiB; anything far larger is not one of ours. */
@@ -49,6 +56,8 @@ const OwnClaims = z.object({
   project_id: z.string().regex(ID_PATTERN.prj),
   token_use: z.enum(["oidc", "pull"]),
   trust_relationship_id: z.string().regex(ID_PATTERN.trl).optional(),
+  client_id: z.string().min(1).max(128).optional(),
+  parent_jti: z.string().min(1).max(128).optional(),
 });
 
 export function looksLikeJwt(token: string): boolean {
@@ -80,7 +89,22 @@ export async function verifyOwnToken(token: string, keys: SigningKeys, ctx: Veri
   const claims = parsed.data;
   if (claims.sub !== `project:${claims.project_id}`) return null;
   if (claims.exp - claims.iat > MAX_LIFETIME_SECONDS[claims.token_use]) return null;
-  if ((claims.token_use === "oidc") !== (claims.trust_relationship_id !== undefined)) return null;
+  let clientId: string;
+  let parent: PullTokenParent | undefined;
+  if (claims.token_use === "oidc") {
+    if (claims.trust_relationship_id === undefined || claims.parent_jti !== undefined) return null;
+    // Job tokens minted before `client_id` existed lack it (they live up to 12 h); the
+    // relationship is their client either way.
+    if (claims.client_id !== undefined && claims.client_id !== claims.trust_relationship_id) return null;
+    clientId = claims.trust_relationship_id;
+  } else {
+    // A pull token without a parent cannot be held to its parent's standing: not ours to honour.
+    if (claims.trust_relationship_id !== undefined) return null;
+    const named = parentFromClaims(claims.client_id, claims.parent_jti);
+    if (!named) return null;
+    parent = named;
+    clientId = claims.client_id!;
+  }
   const allowed = TOKEN_KINDS[claims.token_use].scopes;
   return {
     use: claims.token_use,
@@ -94,6 +118,8 @@ export async function verifyOwnToken(token: string, keys: SigningKeys, ctx: Veri
     nbf: claims.nbf,
     exp: claims.exp,
     trustRelationshipId: claims.trust_relationship_id,
+    clientId,
+    parent,
   };
 }
 

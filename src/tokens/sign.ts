@@ -1,7 +1,9 @@
 /**
  * Signs the tokens we issue for a project (job tokens and pull tokens): one family,
  * `typ: at+jwt` (RFC 9068), `iss` = `aud` = PUBLIC_URL, `sub` = `project:<id>`, a fresh
- * `jti`. Callers add their own claims; the registered ones always come from here.
+ * `jti`. Callers add their own claims; the registered ones always come from here, and the
+ * type demands `client_id`, the one RFC 9068 §2.2 claim only the caller can know, so no
+ * `at+jwt` leaves here without it.
  */
 import { SignJWT } from "jose";
 import type { SigningKeys } from "./signing-keys";
@@ -14,7 +16,7 @@ export interface SigningContext {
 
 export async function signProjectToken(
   projectId: string,
-  claims: Record<string, unknown>,
+  claims: Record<string, unknown> & { client_id: string },
   expiresAt: number,
   ctx: SigningContext,
 ): Promise<{ token: string; jti: string }> {

@@ -43,7 +43,7 @@ describe("the minted token", () => {
     const { access_token, expires_in } = await expectExchanged(await signToken(ISSUERS.github, claims));
     const minted = decodeJwt(access_token);
     expect(Object.keys(minted).sort()).toEqual(
-      ["aud", "ci", "exp", "iat", "iss", "jti", "nbf", "org_id", "project_id", "scope", "sub", "token_use", "trust_relationship_id"].sort(),
+      ["aud", "ci", "client_id", "exp", "iat", "iss", "jti", "nbf", "org_id", "project_id", "scope", "sub", "token_use", "trust_relationship_id"].sort(),
     );
     expect(minted).toMatchObject({
       iss: PUBLIC_URL,
@@ -54,6 +54,7 @@ describe("the minted token", () => {
       project_id: projectId,
       token_use: "oidc",
       trust_relationship_id: relationshipId,
+      client_id: relationshipId,
     });
     expect(minted.iat).toBeGreaterThanOrEqual(before);
     expect(minted.iat).toBeLessThanOrEqual(now());

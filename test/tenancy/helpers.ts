@@ -76,7 +76,7 @@ export async function forgeOwnToken(claims: JWTPayload, header: Record<string, u
     .sign(key ?? ((await importJWK(own, "ES256")) as CryptoKey));
 }
 
-/** Claims like a live pull token's, for forging variants. */
+/** Claims like a live pull token's (made by the operator), for forging variants. */
 export function pullClaims(orgId: string, projectId: string, overrides: JWTPayload = {}): JWTPayload {
   const now = Math.floor(Date.now() / 1000);
   return {
@@ -91,6 +91,8 @@ export function pullClaims(orgId: string, projectId: string, overrides: JWTPaylo
     org_id: orgId,
     project_id: projectId,
     token_use: "pull",
+    client_id: "operator",
+    act: { sub: "operator" },
     ...overrides,
   };
 }

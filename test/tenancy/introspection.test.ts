@@ -58,6 +58,7 @@ describe("POST /introspect: active tokens", () => {
       org_id: tenant.orgId,
       project_id: tenant.projectId,
       trust_relationship_id: tenant.relationshipId,
+      client_id: tenant.relationshipId,
       jti: expect.any(String),
       iat: expect.any(Number),
       nbf: expect.any(Number),
@@ -65,14 +66,21 @@ describe("POST /introspect: active tokens", () => {
     });
   });
 
-  it("describes a pull token", async () => {
-    expect(await introspect(tenant.credentials.pull)).toMatchObject({
+  it("describes a pull token, with the credential it was made from as client_id", async () => {
+    expect(await introspect(tenant.credentials.pull)).toEqual({
       active: true,
+      token_type: "Bearer",
       token_use: "pull",
       scope: "registry:pull",
       sub: `project:${tenant.projectId}`,
+      iss: ISS,
+      aud: ISS,
       org_id: tenant.orgId,
       project_id: tenant.projectId,
+      client_id: tenant.tokens.project.id,
+      jti: expect.any(String),
+      iat: expect.any(Number),
+      nbf: expect.any(Number),
       exp: expect.any(Number),
     });
   });
@@ -137,6 +145,13 @@ describe("POST /introspect: inactive tokens are indistinguishable", () => {
       "sub not its project": await forgeOwnToken(pullClaims(orgId, projectId, { sub: "project:prj_000000000000000000000000" })),
       "project of another org": await forgeOwnToken(pullClaims("org_000000000000000000000000", projectId)),
       "pull token living longer than an hour": await forgeOwnToken(pullClaims(orgId, projectId, { exp: now + 7200 })),
+      "pull token naming no parent (client_id)": await forgeOwnToken(pullClaims(orgId, projectId, { client_id: undefined })),
+      "pull token naming an unknown kind of parent": await forgeOwnToken(pullClaims(orgId, projectId, { client_id: "someone" })),
+      "pull token of a job parent without its jti": await forgeOwnToken(pullClaims(orgId, projectId, { client_id: revoked.relationshipId })),
+      "pull token of a static parent that never existed": await forgeOwnToken(pullClaims(orgId, projectId, { client_id: "tok_000000000000000000000000" })),
+      "job token whose client_id is not its relationship": await forgeOwnToken(
+        pullClaims(orgId, projectId, { token_use: "oidc", trust_relationship_id: revoked.relationshipId, client_id: "trl_000000000000000000000000", scope: "builds" }),
+      ),
       "alg none": `${btoa(JSON.stringify({ alg: "none", typ: "at+jwt" })).replace(/=+$/, "")}.${btoa(JSON.stringify(pullClaims(orgId, projectId))).replace(/=+$/, "")}.`,
       "the admin token": env.ADMIN_TOKEN,
       "the introspection token": env.INTROSPECTION_TOKEN,

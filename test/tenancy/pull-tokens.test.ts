@@ -29,6 +29,7 @@ describe("POST /v1/projects/{id}/pull-tokens", () => {
       org_id: orgId,
       project_id: projectId,
       act: { sub: `project:${projectId}` },
+      client_id: projectToken.id,
       jti: expect.any(String),
       iat: expect.any(Number),
       nbf: expect.any(Number),
