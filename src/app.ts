@@ -47,9 +47,8 @@ app.use(async (c, next) => {
   );
 });
 
+// `/introspect` and `/revoke` apply their budgets in the route, once they know whose they are.
 app.use("/v1/*", adminRateLimit);
-app.use("/introspect", adminRateLimit);
-app.use("/revoke", adminRateLimit);
 app.route("/", tokenRoutes);
 app.route("/", wellKnownRoutes);
 app.route("/", adminRoutes);

@@ -35,6 +35,7 @@ export interface Env {
   EXCHANGE_IP_LIMITER?: RateLimit;
   EXCHANGE_ISSUER_LIMITER?: RateLimit;
   ADMIN_LIMITER?: RateLimit;
+  INTROSPECTION_LIMITER?: RateLimit;
 }
 
 export interface Config {

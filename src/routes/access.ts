@@ -1,11 +1,12 @@
 /**
  * Who is calling, and may they touch this organization, project or user?
  *
- * The caller is resolved once per request from `Authorization: Bearer`: the operator's
- * ADMIN_TOKEN (constant-time), a static token (checksum first, so a mistyped one costs no
- * database read; then its HMAC), or one of our own JWTs (job or pull token: signature,
- * issuer, expiry, then not revoked and its project and relationship still there, and for
- * a pull token the credential it was made from still alive and still reaching the project).
+ * The caller is resolved once per request (the rate limit asks before the route does)
+ * from `Authorization: Bearer`: the operator's ADMIN_TOKEN (constant-time), a static token
+ * (checksum first, so a mistyped one costs no database read; then its HMAC), or one of our
+ * own JWTs (job or pull token: signature, issuer, expiry, then not revoked and its project
+ * and relationship still there, and for a pull token the credential it was made from still
+ * alive and still reaching the project).
  *
  * Tenancy is enforced here and only here, from the scope table in `tokens/scopes.ts`:
  * a credential without the needed scope answers 403 `insufficient_scope` before any
@@ -75,6 +76,7 @@ export function bearerToken(c: AppContext): string | undefined {
 
 /** Why a presented token was not accepted: for the log line only, never the wire. */
 export type Unrecognised =
+  | "no_bearer_credential"
   | "unrecognised_format"
   | "checksum_mismatch"
   | "token_hash_salt_missing"
@@ -101,8 +103,6 @@ async function identifyStaticToken(c: AppContext, presented: string): Promise<Cr
   const found = await findStaticTokenByHash(c.env.DB, await hashStaticToken(presented, salt));
   // The hash covers the prefix, so a stored row always has the kind its prefix says.
   if (!found || found.kind !== kind) return "unknown_static_token";
-  const db = c.env.DB;
-  waitUntilOf(c)(touchStaticToken(db, found.id, nowSeconds()).catch(() => undefined));
   const base = { scopes: TOKEN_KINDS[kind].scopes, tokenId: found.id, issuedAt: found.created_at };
   if (found.kind === "user" && found.user_id) return { ...base, kind: "user", userId: found.user_id };
   if (found.kind === "organization" && found.org_id) return { ...base, kind: "organization", orgId: found.org_id };
@@ -136,21 +136,59 @@ function standingOf(token: OwnToken): Standing {
   };
 }
 
+/** Per request: the rate limit and the route ask who is calling; the answer is worked out once. */
+const callers = new WeakMap<Request, Promise<Principal | Unrecognised>>();
+
+/**
+ * Who presented this request's bearer credential, or why it is nobody. Reads, never
+ * writes: a request refused after this (say, by a rate limit) has changed nothing.
+ */
+export function identifyCaller(c: AppContext): Promise<Principal | Unrecognised> {
+  let caller = callers.get(c.req.raw);
+  if (!caller) {
+    caller = identifyBearer(c);
+    callers.set(c.req.raw, caller);
+  }
+  return caller;
+}
+
+async function identifyBearer(c: AppContext): Promise<Principal | Unrecognised> {
+  const presented = bearerToken(c);
+  if (presented === undefined) return "no_bearer_credential";
+  const adminToken = c.get("config").adminToken;
+  const caller = adminToken !== undefined && (await secretsEqual(presented, adminToken)) ? ({ kind: "operator" } as const) : await identifyCredential(c, presented);
+  // Logged as soon as known, so a request refused by its rate limit still says whose it was.
+  if (typeof caller !== "string") c.get("log").principal = caller.kind === "operator" ? "operator" : describePrincipal(caller);
+  return caller;
+}
+
 /** The caller of an authenticated route, or 401 `invalid_token`. */
 export async function resolvePrincipal(c: AppContext): Promise<Principal> {
-  const presented = bearerToken(c);
-  if (presented === undefined) throw new StsError("unauthenticated", undefined, "no bearer credential");
-  const log = c.get("log");
-  const adminToken = c.get("config").adminToken;
-  if (adminToken !== undefined && (await secretsEqual(presented, adminToken))) {
-    log.principal = "operator";
-    return { kind: "operator" };
-  }
-  const credential = await identifyCredential(c, presented);
-  if (typeof credential === "string") throw new StsError("unauthenticated", undefined, credential);
-  log.principal = describePrincipal(credential);
-  return credential;
+  const caller = await identifyCaller(c);
+  if (typeof caller === "string") throw new StsError("unauthenticated", undefined, caller);
+  if (caller.kind !== "operator") noteUse(c, caller);
+  return caller;
 }
+
+/**
+ * A static token's `last_used_at`, after the response (at most one write a minute per
+ * token). Only for a credential actually used: never for one a rate limit refused.
+ */
+export function noteUse(c: AppContext, credential: Credential): void {
+  if ("tokenId" in credential) waitUntilOf(c)(touchStaticToken(c.env.DB, credential.tokenId, nowSeconds()).catch(() => undefined));
+}
+
+/**
+ * What rate limits count a credential as: who it is, not how its header was spelled.
+ * Public identifiers only (token IDs and `jti`s are in log lines too), never a secret.
+ */
+export function credentialIdentity(principal: Principal): string {
+  if (principal.kind === "operator") return "operator";
+  return "token" in principal ? ownTokenIdentity(principal.token.jti) : principal.tokenId;
+}
+
+/** The identity of one of our JWTs, also for `/revoke`, which verifies it without authenticating anyone. */
+export const ownTokenIdentity = (jti: string): string => `jwt:${jti}`;
 
 /** A log-safe name for the caller: kind and a public identifier, never the token. */
 function describePrincipal(credential: Credential): string {

@@ -6,6 +6,9 @@
  * and answers `{"active": false}` for everything else — revoked, expired, mistyped,
  * unknown, foreign — with no hint of which (RFC 7662 §2.2). The reason goes to the log
  * line only. Neither endpoint echoes the presented token.
+ *
+ * Budgets (rate-limit.ts): the introspection caller has its own; `/revoke` counts a token
+ * we signed against that token's identity, and anything else against its client network.
  */
 import { Hono } from "hono";
 import * as z from "zod";
@@ -15,9 +18,10 @@ import { StsError } from "../errors";
 import { verifyOwnToken } from "../tokens/own-tokens";
 import { loadSigningKeys } from "../tokens/signing-keys";
 import { looksLikeStaticToken } from "../tokens/static-tokens";
-import { bearerToken, identifyCredential, secretsEqual, type Credential } from "./access";
+import { bearerToken, identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Credential } from "./access";
 import { readOAuthBody } from "./body";
 import { nowSeconds, type AppContext, type AppEnv } from "./context";
+import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 
 // RFC 7662 §2.1 and RFC 7009 §2.1: `token`, and an optional hint we may ignore. Unknown
 // parameters are ignored, as for any OAuth endpoint (RFC 6749 §3.2).
@@ -32,12 +36,19 @@ async function readParameters(c: AppContext) {
   return readOAuthBody(c, TokenParameter);
 }
 
-/** RFC 7662 §2.1: the caller must be authorized; here, by the INTROSPECTION_TOKEN secret. */
+/**
+ * RFC 7662 §2.1: the caller must be authorized; here, by the INTROSPECTION_TOKEN secret.
+ * The caller spends its own (large) budget; anyone else spends their client network's.
+ */
 async function requireIntrospectionCaller(c: AppContext): Promise<void> {
   const expected = c.get("config").introspectionToken;
-  if (expected === undefined) throw new StsError("unauthenticated", undefined, "INTROSPECTION_TOKEN is not configured");
   const presented = bearerToken(c);
-  if (presented === undefined || !(await secretsEqual(presented, expected))) throw new StsError("unauthenticated");
+  if (expected !== undefined && presented !== undefined && (await secretsEqual(presented, expected))) {
+    await limitIntrospectionCaller(c);
+    return;
+  }
+  await limitCaller(c, undefined);
+  throw new StsError("unauthenticated", undefined, expected === undefined ? "INTROSPECTION_TOKEN is not configured" : undefined);
 }
 
 /**
@@ -82,6 +93,12 @@ async function describeActive(c: AppContext, credential: Credential): Promise<Re
   }
 }
 
+/** A live token we signed (signature, issuer, time), whatever its stored standing. */
+async function verifyOurs(c: AppContext, token: string) {
+  const keys = await loadSigningKeys(c.get("config").signingKeys);
+  return keys ? verifyOwnToken(token, keys, { publicUrl: c.get("config").publicUrl, now: nowSeconds() }) : null;
+}
+
 export const introspectionRoutes = new Hono<AppEnv>()
   .post("/introspect", async (c) => {
     await requireIntrospectionCaller(c);
@@ -92,6 +109,7 @@ export const introspectionRoutes = new Hono<AppEnv>()
       c.get("log").detail = credential;
       return c.json({ active: false });
     }
+    noteUse(c, credential);
     c.get("log").org_id = credential.orgId;
     c.get("log").project_id = credential.projectId;
     return c.json(await describeActive(c, credential));
@@ -101,10 +119,12 @@ export const introspectionRoutes = new Hono<AppEnv>()
     // with no parameter, as the bearer credential of the request itself (end of a CI job).
     const { token } = await readParameters(c);
     const target = token ?? bearerToken(c);
+    const verified = target === undefined || looksLikeStaticToken(target) ? null : await verifyOurs(c, target);
+    // No one authenticates here: a token we signed spends its own budget (the same as at
+    // /v1), anything else its client network's, before any refusal or write.
+    await limitCaller(c, verified ? ownTokenIdentity(verified.jti) : undefined);
     if (target === undefined) throw new StsError("field_invalid", "token: is required");
     if (looksLikeStaticToken(target)) throw new StsError("revocation_unsupported");
-    const keys = await loadSigningKeys(c.get("config").signingKeys);
-    const verified = keys ? await verifyOwnToken(target, keys, { publicUrl: c.get("config").publicUrl, now: nowSeconds() }) : null;
     // RFC 7009 §2.2: invalid, expired or unknown tokens are answered 200 too; only a token
     // with our valid signature writes a row, so junk cannot fill the table.
     if (verified) await revokeToken(c.env.DB, verified.jti, verified.exp);

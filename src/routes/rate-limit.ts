@@ -1,14 +1,23 @@
 /**
- * Workers rate limiting bindings (declared in wrangler.toml, where every limit is set):
- * per client IP and per issuer on `/token`, per credential on the admin API.
+ * Rate limits (Workers rate limiting bindings, declared in wrangler.toml, where every limit
+ * is set). Every budget belongs to one party, so no one can spend another's:
+ * - `EXCHANGE_IP_LIMITER`: `/token` per client network (an IPv4 address, an IPv6 /64);
+ * - `ADMIN_LIMITER`: `/v1`, `/introspect` and `/revoke` per credential *identity* (the
+ *   operator, a static token's ID, one of our JWTs' `jti`), the same however the header
+ *   is spelled; what does not authenticate counts against its client network instead;
+ * - `INTROSPECTION_LIMITER`: the introspection caller (the platform's own services), a
+ *   budget of its own sized for a registry that introspects every pull.
+ * (The exchange's budget for verified tokens is keyed in routes/token.ts.)
  *
  * A missing binding means no limit, and a binding that throws fails open: refusing
- * legitimate CI traffic because the limiter itself had a fault would be worse than
- * serving it. Keys never contain a credential or a token: the admin key is a digest.
- * It does not decide what a request may do; it only says "not this often".
+ * legitimate traffic because the limiter itself had a fault would be worse than serving
+ * it. Keys are public identifiers only, never a credential or a token. This file does not
+ * decide who a caller is (`access.ts` does) or what they may do; only "not this often".
  */
 import type { MiddlewareHandler } from "hono";
 import { StsError } from "../errors";
+import { credentialIdentity, identifyCaller } from "./access";
+import { clientNetwork } from "./client-network";
 import type { AppContext, AppEnv } from "./context";
 
 export async function enforceLimit(limiter: RateLimit | undefined, key: string): Promise<void> {
@@ -22,30 +31,39 @@ export async function enforceLimit(limiter: RateLimit | undefined, key: string):
   if (!success) throw new StsError("rate_limited");
 }
 
-/** The client address Cloudflare saw; "local" outside Cloudflare (tests, `npm start`). */
-export function clientIp(c: AppContext): string {
-  return c.req.header("cf-connecting-ip") ?? "local";
+/** The budget key of the client network Cloudflare saw (see client-network.ts). */
+export function networkKey(c: AppContext): string {
+  return `net:${clientNetwork(c.req.header("cf-connecting-ip"), c.req.header("cf-connecting-ipv6"))}`;
 }
 
 /** The per-issuer key for an issuer already matched against configuration. */
 export const issuerLimitKey = (issuer: string): string => `iss:${issuer}`;
 
+/** The budget key of an authenticated credential: its identity, never its spelling. */
+const credentialKey = (identity: string): string => `cred:${identity}`;
+
 /**
- * `ADMIN_LIMITER` keyed by a digest of the bearer credential (or by client IP when there
- * is none), before authentication, so a leaked or brute-forced credential is throttled
- * without its plaintext ever reaching the limiter.
+ * `ADMIN_LIMITER` for a caller: an authenticated credential's own budget, or, when the
+ * credential did not authenticate (absent, malformed, unknown, revoked), its client
+ * network's. Random well-formed tokens therefore share one budget per network.
+ */
+export function limitCaller(c: AppContext, identity: string | undefined): Promise<void> {
+  return enforceLimit(c.env.ADMIN_LIMITER, identity === undefined ? networkKey(c) : credentialKey(identity));
+}
+
+/** The introspection caller's own budget (it authenticated with INTROSPECTION_TOKEN). */
+export function limitIntrospectionCaller(c: AppContext): Promise<void> {
+  return enforceLimit(c.env.INTROSPECTION_LIMITER, "introspection");
+}
+
+/**
+ * The admin API's limit, after the caller is identified and before the route runs. The
+ * identification is the route's own (made once per request), so limiting by identity
+ * costs no extra work; for an invalid credential it costs at most the one indexed D1 read
+ * that tells it is unknown.
  */
 export const adminRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const limiter = c.env.ADMIN_LIMITER;
-  if (limiter) {
-    const credential = c.req.header("authorization");
-    const key = credential ? `cred:${await digest(credential)}` : `ip:${clientIp(c)}`;
-    await enforceLimit(limiter, key);
-  }
+  const caller = await identifyCaller(c);
+  await limitCaller(c, typeof caller === "string" ? undefined : credentialIdentity(caller));
   await next();
 };
-
-async function digest(value: string): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value)));
-  return Array.from(hash.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
-}

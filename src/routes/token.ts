@@ -7,7 +7,7 @@ import { KeyCache } from "../providers/key-cache";
 import { ID_PATTERN } from "../db/d1";
 import { readOAuthBody } from "./body";
 import { nowSeconds, waitUntilOf, type AppEnv } from "./context";
-import { clientIp, enforceLimit, issuerLimitKey } from "./rate-limit";
+import { enforceLimit, issuerLimitKey, networkKey } from "./rate-limit";
 
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SUBJECT_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"];
@@ -29,8 +29,8 @@ const keyCache = new KeyCache();
 
 export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   const log = c.get("log");
-  // The per-IP limit overlaps reading the body; when both fail, the limit is the answer.
-  const ipAdmitted = enforceLimit(c.env.EXCHANGE_IP_LIMITER, `ip:${clientIp(c)}`);
+  // The per-network limit overlaps reading the body; when both fail, the limit is the answer.
+  const ipAdmitted = enforceLimit(c.env.EXCHANGE_IP_LIMITER, networkKey(c));
   ipAdmitted.catch(() => undefined); // handled below, after the body; not an unhandled rejection meanwhile
   let body: z.infer<typeof TokenRequest>;
   try {
