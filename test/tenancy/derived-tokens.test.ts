@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { client, faultyDb } from "../robustness/support";
 import { admin, call, createProject, decodeJwt, expectError } from "../support/api";
 import { addMember, createStaticToken, createUser, introspect, mintJobToken, mintPullToken } from "./helpers";
 
@@ -175,5 +176,37 @@ describe("a pull token made by the operator", () => {
     await expectAlive(pull, projectId);
     expect((await admin("DELETE", `/v1/projects/${projectId}`)).status).toBe(204);
     expect(await introspect(pull)).toEqual({ active: false });
+  });
+});
+
+describe("the cost of the parent check", () => {
+  it("is nothing extra: introspecting or presenting a pull token of any parent is one D1 query", async () => {
+    const { orgId, projectId } = await createProject();
+    const userId = await createUser();
+    await addMember(orgId, userId, "member");
+    const parents = [
+      (await mintJobToken(projectId)).token,
+      (await createStaticToken(`/v1/projects/${projectId}/tokens`)).token,
+      (await createStaticToken(`/v1/orgs/${orgId}/tokens`)).token,
+      (await createStaticToken(`/v1/users/${userId}/tokens`)).token,
+      env.ADMIN_TOKEN,
+    ];
+    let statements = 0;
+    const api = client({ DB: faultyDb(env.DB, () => (statements++, false)) });
+    for (const parent of parents) {
+      const pull = (await mintPullToken(projectId, parent)).token;
+      statements = 0;
+      const response = await api.fetch("/introspect", {
+        method: "POST",
+        headers: { authorization: `Bearer ${env.INTROSPECTION_TOKEN}`, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: pull }),
+      });
+      expect(((await response.json()) as { active: boolean }).active).toBe(true);
+      expect(statements).toBe(1);
+      statements = 0;
+      // At the admin API: the standing query, then nothing else before the 403.
+      await expectError(await api.admin("GET", `/v1/projects/${projectId}`, undefined, pull), 403, "insufficient_scope");
+      expect(statements).toBe(1);
+    }
   });
 });
