@@ -62,6 +62,7 @@ function renderError(c: AppContext, error: unknown): Response {
   const reason: Reason = error instanceof StsError ? error.reason : "internal";
   const detail = error instanceof StsError ? error.detail : undefined;
   const wire = toWire(reason, detail);
+  if (error instanceof StsError && error.retryAfter !== undefined && wire.retryAfter !== undefined) wire.retryAfter = error.retryAfter;
   const log = c.get("log");
   if (log) {
     log.reason = reason;

@@ -6,6 +6,8 @@
  * presented token, a configured value, or which claim of a relationship differed.
  * `detail` is only ever a field name from our own schemas (for `field_invalid`) or a
  * short fixed phrase (for `conflict`); `logDetail` goes to the log line, never the wire.
+ * `retryAfter` (seconds) replaces a 429/503's default `Retry-After` when the thrower knows
+ * when a retry can succeed (e.g. the rest of a key-refetch cooldown).
  */
 
 export type Reason =
@@ -61,6 +63,7 @@ export class StsError extends Error {
     readonly reason: Reason,
     readonly detail?: string,
     readonly logDetail?: string,
+    readonly retryAfter?: number,
   ) {
     super(reason);
     this.name = "StsError";
@@ -152,7 +155,8 @@ export function toWire(reason: Reason, detail?: string): WireError {
       return {
         status: 400,
         error: "invalid_target",
-        description: "more than one project admits this token; pass audience with the project ID",
+        // Only the instruction: whether other projects name this job is not the caller's to learn.
+        description: "pass audience: the ID of the project to exchange this token for",
       };
     case "scope_invalid":
       return { status: 400, error: "invalid_scope", description: "scope asks for more than the trust relationship grants" };

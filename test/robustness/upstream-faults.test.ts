@@ -107,19 +107,29 @@ describe("warm cache: keys fetched before the fault", () => {
     );
     for (const o of warm) expect(o).toEqual({ id: o.id, status: 200, contacted: 0 });
     // After the cooldown an unknown kid makes the cache refetch; the faulty answer must
-    // not become the key set, so the known kid keeps working.
+    // not become the key set, so the known kid keeps working. The unknown kid may be a real
+    // rotation that the faulty issuer cannot confirm: retryable (503), never 400.
     time.advance(REFETCH_COOLDOWN_SECONDS + 1);
     const refetched = await Promise.all(
       jobs.map(async ({ api, job, fault }) => {
         const before = await issuerRequests(job.issuer);
         const unknown = await api.exchange(await job.token({}, { kid: `rotated-${crypto.randomUUID()}` }));
         const unknownBody = (await unknown.json()) as { error?: string };
+        const retryAfter = Number(unknown.headers.get("retry-after"));
         const contacted = (await issuerRequests(job.issuer)) - before;
         const known = await api.exchange(await job.token());
-        return { id: `${job.provider}/${fault}`, unknown: [unknown.status, unknownBody.error], refetched: contacted > 0, known: known.status };
+        return {
+          id: `${job.provider}/${fault}`,
+          unknown: [unknown.status, unknownBody.error],
+          retryAfter: retryAfter > 0 && retryAfter <= FAILED_FETCH_BACKOFF_SECONDS,
+          refetched: contacted > 0,
+          known: known.status,
+        };
       }),
     );
-    for (const o of refetched) expect(o).toEqual({ id: o.id, unknown: [400, "invalid_request"], refetched: true, known: 200 });
+    for (const o of refetched) {
+      expect(o).toEqual({ id: o.id, unknown: [503, "temporarily_unavailable"], retryAfter: true, refetched: true, known: 200 });
+    }
   }, 40_000);
 });
 
@@ -195,13 +205,18 @@ describe("isolation between issuers", () => {
 });
 
 describe("refetch on unknown kid", () => {
+  /** Twenty tokens with random kids: each is refused, as unknown (400) or still retryable (503), never accepted. */
   async function storm(job: Job, api: ReturnType<typeof client>, concurrent: boolean) {
     const before = await issuerRequests(job.issuer);
     const tokens = await Promise.all(Array.from({ length: 20 }, () => job.token({}, { kid: `random-${crypto.randomUUID()}` })));
     const responses = concurrent
       ? await Promise.all(tokens.map((t) => api.exchange(t)))
       : await tokens.reduce<Promise<Response[]>>(async (acc, t) => [...(await acc), await api.exchange(t)], Promise.resolve([]));
-    for (const r of responses) await expectError(r, 400, "invalid_request");
+    for (const r of responses) {
+      const status = r.status;
+      await expectError(r, status, status === 503 ? "temporarily_unavailable" : "invalid_request");
+      expect([400, 503]).toContain(status);
+    }
     return (await issuerRequests(job.issuer)) - before;
   }
 
@@ -226,8 +241,10 @@ describe("key rotation", () => {
     await expectAccepted(await api.exchange(await job.token()));
     const { kid } = await rotateKey(job.issuer);
     time.advance(1);
+    // Inside the cooldown of the last fetch: retryable, with the seconds left of it.
     const early = await api.exchange(await job.token({}, undefined, kid));
-    if (early.status !== 200) await expectError(early, 400, "invalid_request");
+    await expectError(early, 503, "temporarily_unavailable");
+    expect(Number(early.headers.get("retry-after"))).toBe(REFETCH_COOLDOWN_SECONDS - 1);
     time.advance(REFETCH_COOLDOWN_SECONDS - 1);
     await expectAccepted(await api.exchange(await job.token({}, undefined, kid)));
   });
@@ -239,6 +256,99 @@ describe("key rotation", () => {
     time.advance(REFETCH_COOLDOWN_SECONDS + 5);
     const { kid } = await rotateKey(job.issuer, true);
     await expectAccepted(await api.exchange(await job.token({}, undefined, kid)));
+  });
+});
+
+describe("an unknown kid stays retryable until a key set fetched for it lacks it (issue 8 §4)", () => {
+  it.each(PROVIDERS)("accepts a real %s rotation inside the cooldown that a forged kid started, after the Retry-After it announced", async (provider) => {
+    const { job, settled: api } = await isolatedJob(provider, "forged-then-real");
+    const time = clock();
+    await expectAccepted(await api.exchange(await job.token()));
+    time.advance(REFETCH_COOLDOWN_SECONDS + 1);
+    // A forged kid: one fetch, which lacks it (400), and the cooldown starts.
+    await expectError(await api.exchange(await job.token({}, { kid: `forged-${crypto.randomUUID()}` })), 400, "invalid_request");
+    const fetched = await issuerRequests(job.issuer);
+    // The CI rotates; its first job with the new kid arrives 10 s into the cooldown.
+    const { kid } = await rotateKey(job.issuer);
+    time.advance(10);
+    const real = await job.token({}, undefined, kid);
+    const early = await api.exchange(real);
+    await expectError(early, 503, "temporarily_unavailable");
+    const retryAfter = Number(early.headers.get("retry-after"));
+    expect(retryAfter).toBe(REFETCH_COOLDOWN_SECONDS - 10);
+    expect(await issuerRequests(job.issuer)).toBe(fetched);
+    time.advance(retryAfter);
+    // The same token: a 503 spends nothing.
+    await expectAccepted(await api.exchange(real));
+  });
+
+  it.each(["down", "html", "empty-keys", "wrong-issuer", "hang"] as const)(
+    "answers 503 with Retry-After, not 400, to a new kid while the issuer is %s, and accepts it once the issuer is back",
+    async (fault) => {
+      const { job, settled: api } = await isolatedJob("github", `newkid-${fault}`);
+      const time = clock();
+      await expectAccepted(await api.exchange(await job.token()));
+      const { kid } = await rotateKey(job.issuer, true);
+      await setFault(job.issuer, fault);
+      time.advance(REFETCH_COOLDOWN_SECONDS);
+      const response = await api.exchange(await job.token({}, undefined, kid));
+      const retryAfter = await expectUnavailable(response);
+      expect(retryAfter).toBeLessThanOrEqual(FAILED_FETCH_BACKOFF_SECONDS);
+      // Still down at the next attempt: still retryable.
+      time.advance(retryAfter);
+      await expectUnavailable(await api.exchange(await job.token({}, undefined, kid)));
+      await setFault(job.issuer, "ok");
+      time.advance(FAILED_FETCH_BACKOFF_SECONDS);
+      await expectAccepted(await api.exchange(await job.token({}, undefined, kid)));
+    },
+    20_000,
+  );
+
+  it("answers 503 to a new kid while persisted keys serve a fresh isolate and the issuer is down", async () => {
+    const { job, settled: api } = await isolatedJob("buildkite", "persisted-newkid");
+    const { jwk } = await publicKey(job.issuer);
+    await env.DB.prepare("INSERT INTO issuer_keys (issuer, jwks, fetched_at) VALUES (?, ?, ?)")
+      .bind(job.issuer, JSON.stringify({ keys: [{ kty: "RSA", kid: jwk.kid, n: jwk.n, e: jwk.e }] }), Math.floor(Date.now() / 1000) - 60)
+      .run();
+    const { kid } = await rotateKey(job.issuer, true);
+    await setFault(job.issuer, "down");
+    await expectUnavailable(await api.exchange(await job.token({}, undefined, kid)));
+    await expectAccepted(await api.exchange(await job.token({}, undefined, jwk.kid)));
+  });
+
+  it("refuses a forged kid with 400 once a fetch made for it lacks it, and then without fetching again inside the cooldown", async () => {
+    const { job, settled: api } = await isolatedJob("rwx", "forged");
+    const time = clock();
+    await expectAccepted(await api.exchange(await job.token()));
+    const forged = await job.token({}, { kid: `forged-${crypto.randomUUID()}` });
+    // Inside the cooldown of the last fetch: retryable, no request.
+    const before = await issuerRequests(job.issuer);
+    const early = await api.exchange(forged);
+    await expectError(early, 503, "temporarily_unavailable");
+    expect(Number(early.headers.get("retry-after"))).toBe(REFETCH_COOLDOWN_SECONDS);
+    expect(await issuerRequests(job.issuer)).toBe(before);
+    time.advance(REFETCH_COOLDOWN_SECONDS);
+    await expectError(await api.exchange(forged), 400, "invalid_request");
+    expect(await issuerRequests(job.issuer)).toBe(before + 2);
+    time.advance(5);
+    await expectError(await api.exchange(forged), 400, "invalid_request");
+    expect(await issuerRequests(job.issuer)).toBe(before + 2);
+  });
+
+  it("makes at most one fetch per cooldown for a flood of forged kids, each answered 503 or 400", async () => {
+    const { job, settled: api } = await isolatedJob("circleci", "flood");
+    const time = clock();
+    await expectAccepted(await api.exchange(await job.token()));
+    const before = await issuerRequests(job.issuer);
+    for (let round = 0; round < 3; round++) {
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, async () => api.exchange(await job.token({}, { kid: `forged-${crypto.randomUUID()}` }))),
+      );
+      for (const r of responses) expect([400, 503]).toContain(r.status);
+      time.advance(REFETCH_COOLDOWN_SECONDS);
+    }
+    // Round 1 is inside the first fetch's cooldown; rounds 2 and 3 one fetch each (discovery + JWKS).
+    expect(await issuerRequests(job.issuer)).toBeLessThanOrEqual(before + 4);
   });
 });
 
