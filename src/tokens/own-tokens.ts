@@ -39,7 +39,7 @@ export interface OwnToken {
 }
 
 /** Our JWTs are around 1 KiB; anything far larger is not one of ours. */
-const MAX_OWN_TOKEN_LENGTH = 8192;
+export const MAX_OWN_TOKEN_LENGTH = 8192;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Longest lifetimes we ever sign: a relationship's maximum TTL, and the pull-token cap. */
