@@ -4,9 +4,19 @@
  * Steady state: zero network requests (keys cached in the isolate) and one D1 round
  * trip (candidate relationships + replay record, batched). A refusal leaves nothing
  * stored: a replay record made by a request that is then refused is released.
+ *
+ * Only one project's relationships are ever read: the audience's, or the one project
+ * naming the job's identity, so another tenant's relationships cannot route a job, change
+ * its outcome, or cost it rows.
  */
 import type { Config } from "./config";
-import { findCandidatesAndClaim, findTrustRelationshipsFor, pinTrustRelationship, releaseSubjectToken } from "./db/trust-relationships";
+import {
+  findCandidatesAndClaim,
+  findTrustRelationshipById,
+  pinTrustRelationship,
+  relationshipNamesIssuer,
+  releaseSubjectToken,
+} from "./db/trust-relationships";
 import { issuerKeyStore } from "./db/issuer-keys";
 import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
@@ -26,8 +36,8 @@ export interface ExchangeDeps {
   keys: KeyCache;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
-  /** Counts one verified token against its issuer's rate limit; throws `rate_limited`. */
-  limitIssuer(issuer: string): Promise<void>;
+  /** Counts one verified token against its job owner's budget (`VerifiedToken.owner`); throws `rate_limited`. */
+  limitOwner(provider: VerifiedToken["provider"], owner: string): Promise<void>;
   noteProvider: VerifyDeps["noteProvider"];
 }
 
@@ -46,24 +56,27 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
     now: deps.now,
     waitUntil: deps.waitUntil,
     noteProvider: deps.noteProvider,
-    issuerNamed: async (provider, identity, tenant) =>
-      (await findTrustRelationshipsFor(deps.db, provider.name, identity.lookupKey)).some((r) =>
-        provider.namesIssuerTenant(r.subject, tenant),
-      ),
+    // With an audience, only that project may open a cold fetch, and its refusal is the
+    // one its relationships would give a verified token.
+    issuerNamed: async (provider, identity) => {
+      if (await relationshipNamesIssuer(deps.db, provider.name, identity, req.audience)) return true;
+      if (req.audience !== undefined) throw new StsError("target_invalid", undefined, "no relationship of this project names this issuer");
+      return false;
+    },
   });
   const replay = token.jti ? { key: `${token.issuer}#${token.jti}`, expiresAt: token.expiresAt + CLOCK_TOLERANCE_SECONDS } : undefined;
-  // The issuer's limit counts only verified tokens (forged ones must not spend a real
-  // issuer's budget); its call overlaps the database round trip.
+  // The owner's budget counts only verified tokens (forged ones must not spend anyone's
+  // budget); its call overlaps the database round trip.
   const [found, admitted] = await Promise.allSettled([
-    findCandidatesAndClaim(deps.db, token.provider, token.identity, replay),
-    deps.limitIssuer(token.issuer),
+    findCandidatesAndClaim(deps.db, token.provider, token.identity, req.audience, replay),
+    deps.limitOwner(token.provider, token.owner),
   ]);
   if (found.status === "rejected") throw found.reason;
   const candidates = found.value;
   if (!candidates.firstUse) throw new StsError("token_replayed");
   try {
     if (admitted.status === "rejected") throw admitted.reason;
-    const grant = authorize(token, candidates.relationships, req);
+    const grant = authorize(token, candidates, req);
     if (grant.pins) await pin(deps.db, token, grant);
     const minted = await mintJobToken(token, grant, { publicUrl: deps.config.publicUrl, signingKeys, now: deps.now });
     return { ...minted, token, grant };
@@ -81,8 +94,6 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
  */
 async function pin(db: D1Database, token: VerifiedToken, grant: Grant): Promise<void> {
   if (await pinTrustRelationship(db, grant.relationship, grant.pins!)) return;
-  const [current] = (await findTrustRelationshipsFor(db, token.provider, token.identity.lookupKey)).filter(
-    (r) => r.id === grant.relationship.id,
-  );
+  const current = await findTrustRelationshipById(db, grant.relationship.id);
   if (!current || !evaluate(token, current).admits) throw new StsError("no_trust_relationship", undefined, "lost pin race");
 }

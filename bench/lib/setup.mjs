@@ -15,7 +15,7 @@ import { exchangeBody, ISSUERS, issuerControl, rwxClaims, TokenPool } from "./to
 export const PUBLIC_URL = "https://sts.bench";
 /** Present, so their calls cost what they cost, but never throttling. */
 export const RATE_LIMIT_OFF = { simple: { limit: 1_000_000_000, period: 60 } };
-const LIMITERS = ["EXCHANGE_IP_LIMITER", "EXCHANGE_ISSUER_LIMITER", "ADMIN_LIMITER"];
+const LIMITERS = ["EXCHANGE_IP_LIMITER", "EXCHANGE_OWNER_LIMITER", "ADMIN_LIMITER"];
 
 function compatibility(root) {
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8");

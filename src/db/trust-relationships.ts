@@ -1,10 +1,16 @@
 /**
- * Trust relationships: stored with an exact `lookup_key` so the exchange finds its
- * candidates with one indexed equality lookup (never LIKE), batched with the replay
- * insert into a single D1 round trip.
+ * Trust relationships: stored with an exact `lookup_key` (the job's identity) and
+ * `issuer_tenant` (the GitHub enterprise or CircleCI organization they name), so that the
+ * exchange reads them with indexed equality lookups only (never LIKE), batched with the
+ * replay insert into a single D1 round trip.
+ *
+ * The exchange never reads another tenant's relationships: with an audience it reads that
+ * project's; without, it reads the one project naming the job's identity, decided by two
+ * index probes (the lowest and highest project ID for the lookup key). Rows read stay
+ * bounded by one project's relationships however many projects name the same repository.
  */
 import type { JobIdentity } from "../providers/provider";
-import type { TrustRelationship } from "../trust/authorize";
+import type { Candidates, TrustRelationship } from "../trust/authorize";
 import { d1, newId } from "./d1";
 
 interface Row {
@@ -68,12 +74,12 @@ export function createTrustRelationship(
     const result = await db
       .prepare(
         `INSERT INTO trust_relationships
-           (id, project_id, provider, lookup_key, subject, conditions, description, token_ttl_seconds, created_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+           (id, project_id, provider, lookup_key, issuer_tenant, subject, conditions, description, token_ttl_seconds, created_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          WHERE (SELECT COUNT(*) FROM trust_relationships WHERE project_id = ?) < ?`,
       )
       .bind(
-        id, input.projectId, input.provider, input.identity.lookupKey,
+        id, input.projectId, input.provider, input.identity.lookupKey, input.identity.issuerTenant,
         JSON.stringify(input.subject), JSON.stringify(input.conditions), input.description, input.tokenTtlSeconds, now,
         input.projectId, max,
       )
@@ -120,8 +126,7 @@ export function deleteTrustRelationship(db: D1Database, projectId: string, id: s
   });
 }
 
-export interface Candidates {
-  relationships: TrustRelationship[];
+export interface FoundCandidates extends Candidates {
   /** False when the subject token's jti had already been recorded: a replay. */
   firstUse: boolean;
   /** The replay key recorded by this call, if any (to be released if the exchange is refused). */
@@ -129,42 +134,96 @@ export interface Candidates {
 }
 
 /**
- * The exchange's single round trip: the candidate relationships for a job identity and,
- * for tokens with a `jti`, the replay record (a unique insert), in one batch.
+ * The exchange's single round trip, one batch: which project names the job (without
+ * audience), that project's relationships for the job's identity and, for tokens with a
+ * `jti`, the replay record (a unique insert).
  */
 export function findCandidatesAndClaim(
   db: D1Database,
   provider: string,
   identity: JobIdentity,
+  audience: string | undefined,
   replay: { key: string; expiresAt: number } | undefined,
-): Promise<Candidates> {
-  const select = selectByLookupKey(db, provider, identity.lookupKey);
+): Promise<FoundCandidates> {
+  const statements = [selectCandidates(db, provider, identity.lookupKey, audience)];
+  if (audience === undefined) statements.push(selectNamingProjects(db, provider, identity.lookupKey));
+  const insert = replay
+    ? db.prepare("INSERT INTO used_subject_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(replay.key, replay.expiresAt)
+    : undefined;
   return d1(async () => {
-    if (!replay) {
-      const { results } = await select.all<Row>();
-      return { relationships: results.map(fromRow), firstUse: true, claimedKey: undefined };
-    }
-    const insert = db
-      .prepare("INSERT INTO used_subject_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
-      .bind(replay.key, replay.expiresAt);
-    const [found, inserted] = await db.batch<Row>([select, insert]);
-    const firstUse = (inserted?.meta.changes ?? 0) > 0;
-    return { relationships: (found?.results ?? []).map(fromRow), firstUse, claimedKey: firstUse ? replay.key : undefined };
+    const results = await db.batch([...statements, ...(insert ? [insert] : [])]);
+    const relationships = ((results[0]?.results ?? []) as Row[]).map(fromRow);
+    const naming = audience === undefined ? ((results[1]?.results ?? [])[0] as NamingProjects | undefined) : undefined;
+    const firstUse = insert ? (results[results.length - 1]?.meta.changes ?? 0) > 0 : true;
+    return {
+      relationships,
+      ambiguous: naming !== undefined && naming.first !== naming.last,
+      firstUse,
+      claimedKey: firstUse && replay ? replay.key : undefined,
+    };
   });
 }
 
-/** The relationships stored for one job identity (indexed equality on provider and lookup key). */
-export function findTrustRelationshipsFor(db: D1Database, provider: string, lookupKey: string): Promise<TrustRelationship[]> {
-  return d1(async () => {
-    const { results } = await selectByLookupKey(db, provider, lookupKey).all<Row>();
-    return results.map(fromRow);
-  });
+interface NamingProjects {
+  first: string | null;
+  last: string | null;
 }
 
-function selectByLookupKey(db: D1Database, provider: string, lookupKey: string): D1PreparedStatement {
+/**
+ * The relationships of one project for a job identity: the audience's or, without one, the
+ * project naming it if it is the only one (lowest and highest project ID agree; a term
+ * SQLite evaluates once, before reading any relationship).
+ */
+function selectCandidates(db: D1Database, provider: string, lookupKey: string, audience: string | undefined): D1PreparedStatement {
+  const select = `SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ?1 AND t.lookup_key = ?2`;
+  if (audience !== undefined) return db.prepare(`${select} AND t.project_id = ?3`).bind(provider, lookupKey, audience);
+  const first = "(SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id ASC LIMIT 1)";
+  const last = "(SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id DESC LIMIT 1)";
+  return db.prepare(`${select} AND t.project_id = ${first} AND ${first} = ${last}`).bind(provider, lookupKey);
+}
+
+/** The lowest and highest project ID naming a job identity: two index probes, whatever the count. */
+function selectNamingProjects(db: D1Database, provider: string, lookupKey: string): D1PreparedStatement {
   return db
-    .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ? AND t.lookup_key = ?`)
+    .prepare(
+      `SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id ASC LIMIT 1) AS first,
+              (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id DESC LIMIT 1) AS last`,
+    )
     .bind(provider, lookupKey);
+}
+
+/**
+ * Does a relationship name this job identity together with its per-tenant issuer (GitHub
+ * enterprise, CircleCI organization)? Asked before a cold key fetch from such an issuer.
+ * With an audience only that project's relationships count, so another tenant's cannot
+ * change the outcome; without, any project's (one index probe either way).
+ */
+export function relationshipNamesIssuer(
+  db: D1Database,
+  provider: string,
+  identity: JobIdentity,
+  audience: string | undefined,
+): Promise<boolean> {
+  const inProject = audience === undefined ? "" : " AND project_id = ?4";
+  const statement = db.prepare(
+    `SELECT 1 AS named FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND issuer_tenant = ?3${inProject} LIMIT 1`,
+  );
+  const bound =
+    audience === undefined
+      ? statement.bind(provider, identity.lookupKey, identity.issuerTenant)
+      : statement.bind(provider, identity.lookupKey, identity.issuerTenant, audience);
+  return d1(async () => (await bound.first()) !== null);
+}
+
+/** One relationship as it is stored now (by primary key), or null once deleted. */
+export function findTrustRelationshipById(db: D1Database, id: string): Promise<TrustRelationship | null> {
+  return d1(async () => {
+    const row = await db
+      .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.id = ?`)
+      .bind(id)
+      .first<Row>();
+    return row ? fromRow(row) : null;
+  });
 }
 
 /** Undoes a replay record made by a request that was then refused, so a refusal stores nothing. */

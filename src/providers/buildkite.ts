@@ -39,13 +39,13 @@ export const buildkite: Provider<BuildkiteSubject> = {
     "step_key", "job_id", "agent_id", "build_source", "runner_environment", "organization_id", "pipeline_id",
     "build_id", "cluster_id", "cluster_name", "queue_id", "queue_key",
   ],
-  identify: (c) => ({
-    lookupKey: `${String(c.organization_slug)}/${String(c.pipeline_slug)}`,
-    providerOrg: String(c.organization_slug),
-  }),
+  identify: (c) => ({ lookupKey: `${String(c.organization_slug)}/${String(c.pipeline_slug)}`, issuerTenant: "" }),
   keyFetchNeedsRelationship: () => false,
-  namesIssuerTenant: () => true,
-  extraAudiences: () => [],
+  // The slug, not `organization_id`: the slug is in every token, while the ID is there only
+  // when the job asks for it, so keying on the ID would let a job pick between two budgets.
+  owner: (c) => String(c.organization_slug),
+  defaultAudience: () => null,
+  acceptsDefaultAudience: () => false,
   defaultDenials: () => [],
   provenance: (c) =>
     pickClaims(c, [
@@ -54,7 +54,7 @@ export const buildkite: Provider<BuildkiteSubject> = {
     ]),
 
   relationshipSchema: relationship,
-  relationshipIdentity: (s) => ({ lookupKey: `${s.organization_slug}/${s.pipeline_slug}`, providerOrg: s.organization_slug }),
+  relationshipIdentity: (s) => ({ lookupKey: `${s.organization_slug}/${s.pipeline_slug}`, issuerTenant: "" }),
   matchRelationship(s, token) {
     const c = token.claims;
     if (token.identity.lookupKey !== `${s.organization_slug}/${s.pipeline_slug}`) return { match: false, why: "identity" };

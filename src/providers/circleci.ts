@@ -3,8 +3,10 @@
  *
  * Identity is by UUID, never by name: the organization is the UUID in a per-org `iss`
  * (or, from the root issuer, the `org-id` claim; both must agree when both exist), the
- * project is `project-id`. The audience may be ours or, for clients that forward
- * `$CIRCLE_OIDC_TOKEN_V2` unchanged, the organization's UUID.
+ * project is `project-id`. The audience must be ours, or — only for relationships that set
+ * `accept_default_audience`, for clients that forward `$CIRCLE_OIDC_TOKEN_V2` unchanged —
+ * the organization's UUID. That token is handed to every service the job talks to (AWS,
+ * Vault, any SaaS), so any of them could replay it here: admitting it is opt-in.
  */
 import * as z from "zod";
 import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
@@ -22,7 +24,11 @@ const claims = z.looseObject({
   "oidc.circleci.com/context-ids": z.array(z.string()).optional(),
 });
 
-const relationship = z.strictObject({ organization_uuid: uuid, project_uuid: uuid });
+const relationship = z.strictObject({
+  organization_uuid: uuid,
+  project_uuid: uuid,
+  accept_default_audience: z.boolean().default(false),
+});
 type CircleCiSubject = z.infer<typeof relationship>;
 
 export const circleci: Provider<CircleCiSubject> = {
@@ -49,13 +55,14 @@ export const circleci: Provider<CircleCiSubject> = {
     if (claimed !== undefined && claimed !== org) return null;
     const project = c[PROJECT_ID];
     if (typeof project !== "string") return null;
-    return { lookupKey: `${org}/${project}`, providerOrg: org };
+    return { lookupKey: `${org}/${project}`, issuerTenant: org };
   },
   // Every CircleCI issuer names an organization (in `iss`, or the root issuer's org-id
-  // claim), and a relationship found by the job's lookup key names that organization.
+  // claim): no key fetch until a relationship names the job's organization and project.
   keyFetchNeedsRelationship: () => true,
-  namesIssuerTenant: () => true,
-  extraAudiences: (token) => [token.identity.providerOrg],
+  owner: (_c, identity) => identity.issuerTenant,
+  defaultAudience: (identity) => identity.issuerTenant,
+  acceptsDefaultAudience: (s) => s.accept_default_audience,
   defaultDenials: (c) => (c[SSH_RERUN] === true ? [{ claim: SSH_RERUN, value: "true" }] : []),
   provenance: (c) =>
     pickClaims(c, [
@@ -64,7 +71,7 @@ export const circleci: Provider<CircleCiSubject> = {
     ]),
 
   relationshipSchema: relationship,
-  relationshipIdentity: (s) => ({ lookupKey: `${s.organization_uuid}/${s.project_uuid}`, providerOrg: s.organization_uuid }),
+  relationshipIdentity: (s) => ({ lookupKey: `${s.organization_uuid}/${s.project_uuid}`, issuerTenant: s.organization_uuid }),
   matchRelationship: (s, token) =>
     token.identity.lookupKey === `${s.organization_uuid}/${s.project_uuid}` ? { match: true } : { match: false, why: "identity" },
 };

@@ -9,7 +9,11 @@
 import * as z from "zod";
 import { pickClaims, type Claims, type Provider } from "./provider";
 
+// An enterprise slug as relationships may spell it (compared in lower case), and as an
+// issuer URL must spell it: canonical lower case only, so each enterprise has one issuer
+// URL and case variants of it cost nothing (no D1 read, no discovery fetch).
 const ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/i;
+const ISSUER_ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
 const NUMERIC_ID = z.string().regex(/^[1-9][0-9]{0,19}$/);
 // GitHub's owner and repository name alphabets (repository names also allow '.').
 const OWNER = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "must be a GitHub owner name");
@@ -43,7 +47,7 @@ export const github: Provider<GitHubSubject> = {
     if (iss === base) return "";
     if (!iss.startsWith(base + "/")) return null;
     const slug = iss.slice(base.length + 1);
-    return ENTERPRISE_SLUG.test(slug) ? slug.toLowerCase() : null;
+    return ISSUER_ENTERPRISE_SLUG.test(slug) ? slug : null;
   },
   maxLifetimeSeconds: 3600,
   maxAgeSeconds: 3600,
@@ -55,13 +59,12 @@ export const github: Provider<GitHubSubject> = {
     "environment", "run_id", "run_number", "run_attempt", "actor", "actor_id", "runner_environment",
     "enterprise", "enterprise_id", "repo_property_*",
   ],
-  identify(c) {
-    const repository = String(c.repository).toLowerCase();
-    return { lookupKey: repository, providerOrg: repository.split("/")[0]! };
-  },
+  identify: (c, tenant) => ({ lookupKey: String(c.repository).toLowerCase(), issuerTenant: tenant }),
   keyFetchNeedsRelationship: (tenant) => tenant !== "",
-  namesIssuerTenant: (s, tenant) => s.enterprise?.toLowerCase() === tenant,
-  extraAudiences: () => [],
+  // The owner's immutable ID: a renamed owner keeps its budget, a re-registered name gets its own.
+  owner: (c) => String(c.repository_owner_id),
+  defaultAudience: () => null,
+  acceptsDefaultAudience: () => false,
   defaultDenials(c) {
     const event = c.event_name;
     return typeof event === "string" && DENIED_EVENTS.has(event) ? [{ claim: "event_name", value: event }] : [];
@@ -74,10 +77,10 @@ export const github: Provider<GitHubSubject> = {
     ]),
 
   relationshipSchema: relationship,
-  relationshipIdentity(s) {
-    const owner = s.owner.toLowerCase();
-    return { lookupKey: `${owner}/${s.repository.toLowerCase()}`, providerOrg: owner };
-  },
+  relationshipIdentity: (s) => ({
+    lookupKey: `${s.owner}/${s.repository}`.toLowerCase(),
+    issuerTenant: s.enterprise?.toLowerCase() ?? "",
+  }),
   matchRelationship(s, token) {
     const c = token.claims;
     if (token.identity.lookupKey !== `${s.owner}/${s.repository}`.toLowerCase()) return { match: false, why: "identity" };

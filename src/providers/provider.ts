@@ -10,11 +10,15 @@ import type { ProviderName } from "../config";
 
 export type Claims = Record<string, unknown>;
 
-/** Where a job's identity is found in D1: an exact, indexed key. */
+/** Where a job's identity is found in D1: exact, indexed keys. */
 export interface JobIdentity {
+  /** The job's identity: GitHub "owner/repo" (lower case), CircleCI "org/project" UUIDs, Buildkite "org/pipeline" slugs, RWX subject. */
   lookupKey: string;
-  /** The provider's organization (GitHub owner, CircleCI org UUID, Buildkite org slug, RWX ""). */
-  providerOrg: string;
+  /**
+   * The per-tenant issuer this identity is tied to: a GitHub enterprise slug (lower case),
+   * a CircleCI organization UUID; "" for none. Asked before a cold fetch from such an issuer.
+   */
+  issuerTenant: string;
 }
 
 export interface VerifiedToken {
@@ -24,6 +28,10 @@ export interface VerifiedToken {
   issuerTenant: string | undefined;
   claims: Claims;
   identity: JobIdentity;
+  /** The job's owner, whose budget the exchange spends (see `Provider.owner`). */
+  owner: string;
+  /** True when `aud` is the provider's default audience (CircleCI's org UUID), not ours. */
+  defaultAudience: boolean;
   subject: string;
   jti: string | undefined;
   issuedAt: number;
@@ -63,17 +71,26 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
    * anyone can put any slug or UUID in `iss`, and that must cost no network request.
    */
   keyFetchNeedsRelationship(tenant: string): boolean;
-  /** Does a stored relationship (already found by the job's lookup key) name this issuer tenant? */
-  namesIssuerTenant(subject: S, tenant: string): boolean;
-  /** Audiences accepted besides AUDIENCE (CircleCI: the organization UUID). */
-  extraAudiences(token: { identity: JobIdentity; claims: Claims }): readonly string[];
+  /**
+   * The party whose exchange budget a verified token spends: one that the job cannot choose
+   * and that no other tenant's token can name (GitHub owner ID, CircleCI organization UUID,
+   * Buildkite organization slug, RWX subject).
+   */
+  owner(claims: Claims, identity: JobIdentity): string;
+  /**
+   * The provider's default audience, accepted besides AUDIENCE only by relationships that
+   * opt in (CircleCI: the organization UUID); null when there is none.
+   */
+  defaultAudience(identity: JobIdentity): string | null;
+  /** Does this relationship admit tokens carrying the provider's default audience? */
+  acceptsDefaultAudience(subject: S): boolean;
   defaultDenials(claims: Claims): DefaultDenial[];
   /** The job's provenance, copied into the minted token's `ci` claim. */
   provenance(claims: Claims): Record<string, string | number | boolean>;
 
   /** Provider-specific fields of a trust relationship body (strict). */
   relationshipSchema: z.ZodType<S>;
-  /** Where a relationship with these fields is found by `identify`'s key. */
+  /** Where a relationship with these fields is found by `identify`'s keys. */
   relationshipIdentity(subject: S): JobIdentity;
   matchRelationship(subject: S, token: VerifiedToken): IdentityMatch;
 }

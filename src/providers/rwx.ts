@@ -20,14 +20,16 @@ export const rwx: Provider<RwxSubject> = {
   maxAgeSeconds: 3600,
   claims,
   conditionClaims: ["sub", "run_id", "run_url", "task_id", "task_url"],
-  identify: (c) => ({ lookupKey: String(c.sub), providerOrg: "" }),
+  identify: (c) => ({ lookupKey: String(c.sub), issuerTenant: "" }),
   keyFetchNeedsRelationship: () => false,
-  namesIssuerTenant: () => true,
-  extraAudiences: () => [],
+  // RWX tokens name no organization: the vault subject is the whole identity.
+  owner: (c) => String(c.sub),
+  defaultAudience: () => null,
+  acceptsDefaultAudience: () => false,
   defaultDenials: () => [],
   provenance: (c) => pickClaims(c, ["sub", "run_id", "run_url", "task_id", "task_url"]),
 
   relationshipSchema: relationship,
-  relationshipIdentity: (s) => ({ lookupKey: s.subject, providerOrg: "" }),
+  relationshipIdentity: (s) => ({ lookupKey: s.subject, issuerTenant: "" }),
   matchRelationship: (s, token) => (token.identity.lookupKey === s.subject ? { match: true } : { match: false, why: "identity" }),
 };

@@ -28,10 +28,11 @@ export interface VerifyDeps {
   now: number;
   waitUntil(promise: Promise<unknown>): void;
   /**
-   * Does a stored relationship for this job identity name this issuer tenant? Asked only
-   * before a cold key fetch from an open-ended issuer (`keyFetchNeedsRelationship`).
+   * Does a stored relationship name this job identity and its issuer tenant? Asked only
+   * before a cold key fetch from an open-ended issuer (`keyFetchNeedsRelationship`); may
+   * throw the refusal itself.
    */
-  issuerNamed(provider: Provider, identity: JobIdentity, tenant: string): Promise<boolean>;
+  issuerNamed(provider: Provider, identity: JobIdentity): Promise<boolean>;
   /** Told which provider's allowlisted issuer the token names, so even a refusal's log line says. */
   noteProvider(name: ProviderName): void;
 }
@@ -68,7 +69,7 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
     waitUntil: deps.waitUntil,
     mayFetch: async () =>
       !provider.keyFetchNeedsRelationship(tenant) ||
-      (identity !== null && (await deps.issuerNamed(provider, identity, tenant))),
+      (identity !== null && (await deps.issuerNamed(provider, identity))),
   });
 
   const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signature, signingInput);
@@ -79,7 +80,7 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
     throw new StsError("claims_invalid", undefined, claims.error.issues.map((i) => i.path.join(".")).join(","));
   }
   if (!identity) throw new StsError("claims_invalid", undefined, "inconsistent identity claims");
-  checkAudience(payload.aud, [deps.config.audience, ...provider.extraAudiences({ identity, claims: claims.data })]);
+  const defaultAudience = checkAudience(payload.aud, deps.config.audience, provider.defaultAudience(identity));
 
   const jti = payload.jti;
   if (jti !== undefined && (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_LENGTH)) {
@@ -91,6 +92,8 @@ export async function verifyIdToken(raw: string, deps: VerifyDeps): Promise<Veri
     issuerTenant: tenant || undefined,
     claims: claims.data,
     identity,
+    owner: provider.owner(claims.data, identity),
+    defaultAudience,
     subject: String(claims.data.sub),
     jti,
     issuedAt,
@@ -163,8 +166,13 @@ function checkTimes(payload: Claims, provider: Provider, now: number): { issuedA
   return { issuedAt: iat, expiresAt: exp };
 }
 
-/** `aud` must be one value (a string or a one-element array) and an accepted one. */
-function checkAudience(aud: unknown, accepted: readonly string[]): void {
+/**
+ * `aud` must be one value (a string or a one-element array): ours, or the provider's default
+ * audience, which only relationships that opt in admit. Returns whether it was the default.
+ */
+function checkAudience(aud: unknown, ours: string, providerDefault: string | null): boolean {
   const single = Array.isArray(aud) && aud.length === 1 ? aud[0] : aud;
-  if (typeof single !== "string" || !accepted.includes(single)) throw new StsError("audience_mismatch");
+  if (single === ours) return false;
+  if (typeof single === "string" && single === providerDefault) return true;
+  throw new StsError("audience_mismatch");
 }

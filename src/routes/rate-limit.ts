@@ -7,7 +7,7 @@
  *   is spelled; what does not authenticate counts against its client network instead;
  * - `INTROSPECTION_LIMITER`: the introspection caller (the platform's own services), a
  *   budget of its own sized for a registry that introspects every pull.
- * (The exchange's budget for verified tokens is keyed in routes/token.ts.)
+ * (The exchange's budget for verified tokens, per job owner, is keyed in routes/token.ts.)
  *
  * A missing binding means no limit, and a binding that throws fails open: refusing
  * legitimate traffic because the limiter itself had a fault would be worse than serving
@@ -35,9 +35,6 @@ export async function enforceLimit(limiter: RateLimit | undefined, key: string):
 export function networkKey(c: AppContext): string {
   return `net:${clientNetwork(c.req.header("cf-connecting-ip"), c.req.header("cf-connecting-ipv6"))}`;
 }
-
-/** The per-issuer key for an issuer already matched against configuration. */
-export const issuerLimitKey = (issuer: string): string => `iss:${issuer}`;
 
 /** The budget key of an authenticated credential: its identity, never its spelling. */
 const credentialKey = (identity: string): string => `cred:${identity}`;

@@ -7,7 +7,7 @@ import { KeyCache } from "../providers/key-cache";
 import { ID_PATTERN } from "../db/d1";
 import { readOAuthBody } from "./body";
 import { nowSeconds, waitUntilOf, type AppEnv } from "./context";
-import { enforceLimit, issuerLimitKey, networkKey } from "./rate-limit";
+import { enforceLimit, networkKey } from "./rate-limit";
 
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SUBJECT_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"];
@@ -59,7 +59,9 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
       keys: keyCache,
       now: nowSeconds(),
       waitUntil: waitUntilOf(c),
-      limitIssuer: (issuer) => enforceLimit(c.env.EXCHANGE_ISSUER_LIMITER, issuerLimitKey(issuer)),
+      // Per job owner (GitHub owner ID, CircleCI org, Buildkite org, RWX subject): one
+      // tenant's replays or bursts spend its own budget, never another's on the same CI.
+      limitOwner: (provider, owner) => enforceLimit(c.env.EXCHANGE_OWNER_LIMITER, `owner:${provider}:${owner}`),
       noteProvider: (name) => (log.provider = name),
     },
   );

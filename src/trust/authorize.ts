@@ -2,12 +2,18 @@
  * "May it have this?" — a pure function of (verified token, candidate relationships,
  * request). It picks the relationship that admits the token, the project it reaches and
  * the scopes granted. No I/O; pins it decides on are returned for `db/` to store.
+ *
+ * Each relationship is evaluated on its own, as a list of named checks whose first failure
+ * is its verdict; `authorize` reads the verdicts. The candidates are one project's: the
+ * audience's, or — without audience — the only project whose relationships name the job's
+ * identity. Which project that is, and whether it is unique, `db/` decides from the
+ * lookup key alone, so other tenants' relationships are never evaluated.
  */
 import { StsError } from "../errors";
 import type { VerifiedToken } from "../providers/provider";
 import { PROVIDERS } from "../providers/registry";
 import { scopesOf, type Scope } from "../tokens/scopes";
-import { conditionsHold } from "./conditions";
+import { failedCondition } from "./conditions";
 
 export interface TrustRelationship {
   id: string;
@@ -18,6 +24,13 @@ export interface TrustRelationship {
   conditions: Record<string, string>;
   tokenTtlSeconds: number;
   createdAt: number;
+}
+
+/** What `db/` found for a verified token: the relationships of the one project to consider. */
+export interface Candidates {
+  relationships: readonly TrustRelationship[];
+  /** Without audience: relationships of more than one project name the job's identity. */
+  ambiguous: boolean;
 }
 
 export interface Grant {
@@ -32,46 +45,71 @@ export interface ExchangeTarget {
   scope: string[] | undefined;
 }
 
-type Verdict = { admits: true; pins?: Record<string, string> } | { admits: false; why: string };
+/**
+ * The checks a relationship puts a token through, in this order:
+ * - `provider`: the relationship is for the token's CI;
+ * - `identity`, `enterprise`, `pinned_id`: it names the job (repository, project, pipeline,
+ *   vault subject), its enterprise, and the immutable IDs pinned on it;
+ * - `default_audience`: the token carries our audience, or the provider's default one
+ *   (CircleCI's org UUID) and the relationship sets `accept_default_audience`;
+ * - `conditions`: every condition holds (`claim` names the first that does not);
+ * - `default_denial`: no event denied by default (`claim` names it) unless a condition names it.
+ */
+export type Check = "provider" | "identity" | "enterprise" | "pinned_id" | "default_audience" | "conditions" | "default_denial";
 
-/** Why one relationship does or does not admit the token (also the basis for a future `explain`). */
-export function evaluate(token: VerifiedToken, relationship: TrustRelationship): Verdict {
+/** One relationship's verdict on one token. */
+export type Evaluation =
+  | { relationship: TrustRelationship; admits: true; pins?: Record<string, string> }
+  | { relationship: TrustRelationship; admits: false; failed: Check; claim?: string };
+
+export function evaluate(token: VerifiedToken, relationship: TrustRelationship): Evaluation {
+  const refuse = (failed: Check, claim?: string): Evaluation => ({ relationship, admits: false, failed, ...(claim ? { claim } : {}) });
+  if (relationship.provider !== token.provider) return refuse("provider");
   const provider = PROVIDERS[token.provider];
-  if (relationship.provider !== token.provider) return { admits: false, why: "provider" };
   const identity = provider.matchRelationship(relationship.subject, token);
-  if (!identity.match) return { admits: false, why: identity.why };
-  if (!conditionsHold(relationship.conditions, token.claims)) return { admits: false, why: "conditions" };
+  if (!identity.match) return refuse(identity.why);
+  if (token.defaultAudience && !provider.acceptsDefaultAudience(relationship.subject)) return refuse("default_audience");
+  const condition = failedCondition(relationship.conditions, token.claims);
+  if (condition !== undefined) return refuse("conditions", condition);
   // Default denials are lifted only by a condition naming the denied value exactly.
   for (const denial of provider.defaultDenials(token.claims)) {
-    if (relationship.conditions[denial.claim] !== denial.value) return { admits: false, why: "default_denial" };
+    if (relationship.conditions[denial.claim] !== denial.value) return refuse("default_denial", denial.claim);
   }
-  return { admits: true, pins: identity.pins };
+  return { relationship, admits: true, ...(identity.pins ? { pins: identity.pins } : {}) };
 }
 
-export function authorize(token: VerifiedToken, candidates: readonly TrustRelationship[], target: ExchangeTarget): Grant {
-  const admitting: { relationship: TrustRelationship; pins?: Record<string, string> }[] = [];
-  let deniedByDefault = false;
-  for (const relationship of candidates) {
-    const verdict = evaluate(token, relationship);
-    if (verdict.admits) admitting.push({ relationship, pins: verdict.pins });
-    else if (verdict.why === "default_denial") deniedByDefault = true;
-  }
-  if (admitting.length === 0) throw new StsError(deniedByDefault ? "event_denied" : "no_trust_relationship");
-
-  const inProject = target.audience === undefined ? admitting : admitting.filter((a) => a.relationship.projectId === target.audience);
-  if (inProject.length === 0) throw new StsError("target_invalid");
-  const projects = new Set(inProject.map((a) => a.relationship.projectId));
-  if (projects.size > 1) throw new StsError("target_ambiguous");
+export function authorize(token: VerifiedToken, candidates: Candidates, target: ExchangeTarget): Grant {
+  // Without audience, a job is routed only when one project names it; which one must never
+  // depend on conditions, or another tenant's looser relationship could take the job.
+  if (target.audience === undefined && candidates.ambiguous) throw new StsError("target_ambiguous");
+  const considered =
+    target.audience === undefined ? candidates.relationships : candidates.relationships.filter((r) => r.projectId === target.audience);
+  const evaluations = considered.map((relationship) => evaluate(token, relationship));
+  const admitting = evaluations.filter((e) => e.admits);
+  if (admitting.length === 0) throw refusal(evaluations, target);
+  // `db/` hands over one project's relationships; several would be a bug, never a choice.
+  if (new Set(admitting.map((a) => a.relationship.projectId)).size > 1) throw new StsError("target_ambiguous");
 
   // Several relationships of one project may admit the token: the oldest wins, so the
   // choice is stable and adding a relationship never changes an existing job's grant.
-  const chosen = inProject.reduce((a, b) =>
+  const chosen = admitting.reduce((a, b) =>
     a.relationship.createdAt < b.relationship.createdAt ||
     (a.relationship.createdAt === b.relationship.createdAt && a.relationship.id < b.relationship.id)
       ? a
       : b,
   );
   return { relationship: chosen.relationship, scopes: narrowScopes(scopesOf("oidc"), target.scope), pins: chosen.pins };
+}
+
+/**
+ * The wire says only that no relationship admits the token (or that an event is denied by
+ * default); which check failed goes to the log line, never to the client.
+ */
+function refusal(evaluations: readonly Evaluation[], target: ExchangeTarget): StsError {
+  const failed = [...new Set(evaluations.flatMap((e) => (e.admits ? [] : [e.failed])))];
+  const logDetail = failed.length > 0 ? `failed: ${failed.join(",")}` : "no relationship names this job";
+  if (failed.includes("default_denial")) return new StsError("event_denied", undefined, logDetail);
+  return new StsError(target.audience === undefined ? "no_trust_relationship" : "target_invalid", undefined, logDetail);
 }
 
 /** RFC 8693 §2.1 `scope`: a subset of what is granted; asking for more is `invalid_scope`. */

@@ -51,10 +51,17 @@ export function claimStrings(value: unknown): string[] {
   return [];
 }
 
+/** The first condition (by claim name) that the claims fail, or undefined when all hold. */
+export function failedCondition(conditions: Record<string, string>, claims: Record<string, unknown>): string | undefined {
+  for (const [claim, pattern] of Object.entries(conditions)) {
+    const values = Object.hasOwn(claims, claim) ? claimStrings(claims[claim]) : [];
+    if (!values.some((value) => matchesPattern(pattern, value))) return claim;
+  }
+  return undefined;
+}
+
 export function conditionsHold(conditions: Record<string, string>, claims: Record<string, unknown>): boolean {
-  return Object.entries(conditions).every(([claim, pattern]) =>
-    claimStrings(claims[claim]).some((value) => matchesPattern(pattern, value)),
-  );
+  return failedCondition(conditions, claims) === undefined;
 }
 
 /** Is `claim` one the provider issues? Entries ending in `*` are prefixes (`repo_property_*`). */

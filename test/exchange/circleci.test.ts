@@ -4,9 +4,9 @@
  * no relationship names).
  */
 import { describe, expect, it } from "vitest";
-import { createProject, createRelationship, decodeJwt, exchangeToken } from "../support/api";
+import { admin, createProject, createRelationship, decodeJwt, exchangeToken, expectError } from "../support/api";
 import { expectNoEcho, expectRefused } from "../support/exchange-forge";
-import { expectExchanged, seedCircleci } from "../support/exchange-seed";
+import { expectExchanged, listedRelationship, seedCircleci } from "../support/exchange-seed";
 import { circleciClaims, ISSUERS, issuerRequests, signToken, uuid } from "../support/issuer";
 
 const ORG_ID = "oidc.circleci.com/org-id";
@@ -34,9 +34,17 @@ describe("CircleCI: accepted", () => {
     });
   });
 
-  it("accepts the organization's UUID as audience, as $CIRCLE_OIDC_TOKEN_V2 carries it", async () => {
-    const { claims, org } = await seedCircleci();
+  it("accepts the organization's UUID as audience, as $CIRCLE_OIDC_TOKEN_V2 carries it, for a relationship that sets accept_default_audience", async () => {
+    const { claims, org } = await seedCircleci({}, { accept_default_audience: true });
     await expectExchanged(await sign({ ...claims, aud: org }));
+    await expectExchanged(await sign({ ...claims, aud: org, iss: ISSUERS.circleci }));
+  });
+
+  it("lists accept_default_audience on every CircleCI relationship, false unless set", async () => {
+    const off = await seedCircleci();
+    const on = await seedCircleci({}, { accept_default_audience: true });
+    expect(await listedRelationship(off.projectId, off.relationshipId)).toMatchObject({ accept_default_audience: false });
+    expect(await listedRelationship(on.projectId, on.relationshipId)).toMatchObject({ accept_default_audience: true });
   });
 
   it("accepts a token from the root issuer, taking the organization from the org-id claim", async () => {
@@ -59,6 +67,26 @@ describe("CircleCI: accepted", () => {
 });
 
 describe("CircleCI: refused", () => {
+  it("refuses the organization's UUID as audience (the default $CIRCLE_OIDC_TOKEN_V2) unless the relationship sets accept_default_audience", async () => {
+    const { claims, org, projectId } = await seedCircleci();
+    await expectExchanged(await sign(claims)); // our audience: admitted
+    const forwarded = await sign({ ...claims, aud: org });
+    const body = await expectRefused(await exchangeToken(forwarded), "no_trust_relationship");
+    expectNoEcho(body.error_description, forwarded, org);
+    await expectRefused(await exchangeToken(forwarded, { audience: projectId }), "target_invalid");
+    await expectRefused(await exchangeToken(await sign({ ...claims, aud: org, iss: ISSUERS.circleci })), "no_trust_relationship");
+  });
+
+  it("refuses accept_default_audience on other providers and a non-boolean value", async () => {
+    const { projectId } = await createProject();
+    for (const body of [
+      { provider: "github", owner: "acme", repository: "app", accept_default_audience: true },
+      { provider: "circleci", organization_uuid: uuid(), project_uuid: uuid(), accept_default_audience: "yes" },
+    ]) {
+      await expectError(await admin("POST", `/v1/projects/${projectId}/trust-relationships`, body), 400, "invalid_request");
+    }
+  });
+
   it("refuses a token for org A whose audience is org B's UUID", async () => {
     const a = await seedCircleci();
     const b = await seedCircleci();

@@ -166,12 +166,13 @@ describe("GitHub Actions: refs and fork-running events", () => {
     await expectRefused(await exchangeToken(await sign(claims)), "event_denied");
   });
 
-  it("picks the project whose relationship names pull_request_target over one that denies it", async () => {
+  it("never routes to a project whose relationship names pull_request_target because another project's denies it", async () => {
     const { claims, owner, repository } = await seedGithub({ event_name: "pull_request_target" });
     const other = await createProject();
     await createRelationship(other.projectId, { provider: "github", owner, repository, conditions: { event_name: "pull_request_target" } });
-    // Only the other project's relationship admits it: without audience it is that one.
-    const body = await expectExchanged(await sign(claims));
+    // Two projects name the repository: without audience the job is not routed by which one admits it.
+    await expectRefused(await exchangeToken(await sign(claims)), "target_ambiguous");
+    const body = await expectExchanged(await sign({ ...claims, jti: uuid() }), { audience: other.projectId });
     expect(decodeJwt(body.access_token).project_id).toBe(other.projectId);
   });
 });

@@ -17,7 +17,6 @@ describe("providerForIssuer", () => {
   const accepted: [string, string, string][] = [
     [DEFAULT_ISSUERS.github, "github", ""],
     [`${DEFAULT_ISSUERS.github}/bigco`, "github", "bigco"],
-    [`${DEFAULT_ISSUERS.github}/BigCo`, "github", "bigco"],
     [DEFAULT_ISSUERS.circleci, "circleci", ""],
     [`${DEFAULT_ISSUERS.circleci}/org/${ORG}`, "circleci", ORG],
     [DEFAULT_ISSUERS.buildkite, "buildkite", ""],
@@ -37,6 +36,10 @@ describe("providerForIssuer", () => {
     "http://token.actions.githubusercontent.com",
     "https://TOKEN.actions.githubusercontent.com",
     `${DEFAULT_ISSUERS.github}/bigco/extra`,
+    // One spelling per issuer: a per-tenant issuer only in canonical lower case.
+    `${DEFAULT_ISSUERS.github}/BigCo`,
+    `${DEFAULT_ISSUERS.github}/BIGCO`,
+    `${DEFAULT_ISSUERS.github}/bigcO`,
     `${DEFAULT_ISSUERS.github}/-bigco`,
     `${DEFAULT_ISSUERS.github}/big co`,
     `${DEFAULT_ISSUERS.github}/${"a".repeat(64)}`,
@@ -67,8 +70,22 @@ describe("providerForIssuer", () => {
 
 describe("GitHub identity", () => {
   const claims = { repository: "Acme/App", repository_owner: "Acme" };
-  it("derives a lowercase owner/repository lookup key", () => {
-    expect(PROVIDERS.github.identify(claims, "")).toEqual({ lookupKey: "acme/app", providerOrg: "acme" });
+  it("derives a lowercase owner/repository lookup key, tied to the issuer's enterprise if any", () => {
+    expect(PROVIDERS.github.identify(claims, "")).toEqual({ lookupKey: "acme/app", issuerTenant: "" });
+    expect(PROVIDERS.github.identify(claims, "bigco")).toEqual({ lookupKey: "acme/app", issuerTenant: "bigco" });
+  });
+
+  it("stores a relationship's enterprise in lower case as the issuer tenant it names", () => {
+    expect(PROVIDERS.github.relationshipIdentity({ owner: "Acme", repository: "App", enterprise: "BigCo" })).toEqual({
+      lookupKey: "acme/app",
+      issuerTenant: "bigco",
+    });
+    expect(PROVIDERS.github.relationshipIdentity({ owner: "acme", repository: "app" }).issuerTenant).toBe("");
+  });
+
+  it("budgets by the owner's immutable ID, not its name", () => {
+    const identity = PROVIDERS.github.identify(claims, "")!;
+    expect(PROVIDERS.github.owner({ ...claims, repository_owner_id: "42" }, identity)).toBe("42");
   });
 
   it("denies pull_request_target and workflow_run by default, and nothing else", () => {
@@ -80,8 +97,6 @@ describe("GitHub identity", () => {
   it("needs a relationship naming an enterprise before fetching its issuer's keys, not for the public issuer", () => {
     expect(PROVIDERS.github.keyFetchNeedsRelationship("bigco")).toBe(true);
     expect(PROVIDERS.github.keyFetchNeedsRelationship("")).toBe(false);
-    expect(PROVIDERS.github.namesIssuerTenant({ owner: "acme", repository: "app", enterprise: "BigCo" }, "bigco")).toBe(true);
-    expect(PROVIDERS.github.namesIssuerTenant({ owner: "acme", repository: "app" }, "bigco")).toBe(false);
   });
 
   it("refuses claim sets whose IDs are not numeric strings", () => {
@@ -95,10 +110,10 @@ describe("GitHub identity", () => {
 describe("CircleCI identity", () => {
   const claims = { "oidc.circleci.com/org-id": ORG, "oidc.circleci.com/project-id": PROJECT };
   it("takes the organization from a per-org issuer", () => {
-    expect(PROVIDERS.circleci.identify(claims, ORG)).toEqual({ lookupKey: `${ORG}/${PROJECT}`, providerOrg: ORG });
+    expect(PROVIDERS.circleci.identify(claims, ORG)).toEqual({ lookupKey: `${ORG}/${PROJECT}`, issuerTenant: ORG });
   });
   it("takes the organization from the org-id claim for the root issuer", () => {
-    expect(PROVIDERS.circleci.identify(claims, "")?.providerOrg).toBe(ORG);
+    expect(PROVIDERS.circleci.identify(claims, "")?.issuerTenant).toBe(ORG);
   });
   it("has no identity when the org-id claim disagrees with the issuer", () => {
     expect(PROVIDERS.circleci.identify(claims, OTHER_ORG)).toBeNull();
@@ -106,9 +121,16 @@ describe("CircleCI identity", () => {
   it("has no identity from the root issuer without an org-id claim", () => {
     expect(PROVIDERS.circleci.identify({ "oidc.circleci.com/project-id": PROJECT }, "")).toBeNull();
   });
-  it("accepts the token's own organization UUID as an extra audience, and no other", () => {
+  it("takes the token's own organization UUID as its default audience, and budgets by it", () => {
     const identity = PROVIDERS.circleci.identify(claims, ORG)!;
-    expect(PROVIDERS.circleci.extraAudiences({ identity, claims })).toEqual([ORG]);
+    expect(PROVIDERS.circleci.defaultAudience(identity)).toBe(ORG);
+    expect(PROVIDERS.circleci.owner(claims, identity)).toBe(ORG);
+  });
+  it("admits the default audience only for relationships that opt in, and defaults them to not", () => {
+    const parsed = PROVIDERS.circleci.relationshipSchema.parse({ organization_uuid: ORG, project_uuid: PROJECT });
+    expect(parsed).toEqual({ organization_uuid: ORG, project_uuid: PROJECT, accept_default_audience: false });
+    expect(PROVIDERS.circleci.acceptsDefaultAudience(parsed)).toBe(false);
+    expect(PROVIDERS.circleci.acceptsDefaultAudience({ ...parsed, accept_default_audience: true })).toBe(true);
   });
   it("denies an SSH rerun by default", () => {
     expect(PROVIDERS.circleci.defaultDenials({ "oidc.circleci.com/ssh-rerun": true })).toEqual([{ claim: "oidc.circleci.com/ssh-rerun", value: "true" }]);
@@ -127,6 +149,8 @@ describe("Buildkite and RWX identity", () => {
     issuerTenant: undefined,
     claims,
     identity: PROVIDERS[provider].identify(claims, "")!,
+    owner: PROVIDERS[provider].owner(claims, PROVIDERS[provider].identify(claims, "")!),
+    defaultAudience: false,
     subject: String(claims.sub),
     jti: undefined,
     issuedAt: 0,
@@ -137,6 +161,18 @@ describe("Buildkite and RWX identity", () => {
     const token = verified("buildkite", { sub: "s", organization_slug: "acme", pipeline_slug: "app" });
     const stored = { organization_slug: "acme", pipeline_slug: "app", organization_uuid: ORG, pipeline_uuid: PROJECT };
     expect(PROVIDERS.buildkite.matchRelationship(stored, token)).toEqual({ match: false, why: "pinned_id" });
+  });
+
+  it("budgets Buildkite by the organization slug, with or without organization_id", () => {
+    const claims = { sub: "s", organization_slug: "acme", pipeline_slug: "app" };
+    const identity = PROVIDERS.buildkite.identify(claims, "")!;
+    expect(PROVIDERS.buildkite.owner(claims, identity)).toBe("acme");
+    expect(PROVIDERS.buildkite.owner({ ...claims, organization_id: ORG }, identity)).toBe("acme");
+  });
+
+  it("budgets RWX by the vault subject", () => {
+    const claims = { sub: "mint:org:vault" };
+    expect(PROVIDERS.rwx.owner(claims, PROVIDERS.rwx.identify(claims, "")!)).toBe("mint:org:vault");
   });
 
   it("compares the RWX subject exactly", () => {

@@ -19,6 +19,8 @@ const REPLAY_INSERT = /INSERT INTO used_subject_tokens/;
 const PIN = /UPDATE trust_relationships SET subject/;
 const REPLAY_RELEASE = /DELETE FROM used_subject_tokens/;
 const KEYS_LOAD = /SELECT jwks, fetched_at FROM issuer_keys/;
+/** The question asked before a cold key fetch from a per-tenant issuer. */
+const ISSUER_GATE = /FROM trust_relationships WHERE provider = \?1 AND lookup_key = \?2 AND issuer_tenant = \?3/;
 const KEYS_SAVE = /INSERT INTO issuer_keys/;
 const WRITES = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
 
@@ -85,7 +87,7 @@ describe("D1 faults during the exchange", () => {
   it("answers 503 when the relationship check before a cold CircleCI key fetch fails, without contacting the issuer", async () => {
     const issuers = isolatedIssuers("org-gate");
     const job = await seedJob(client(issuers), "circleci", issuers);
-    const broken = client({ ...issuers, DB: faultyDb(env.DB, (sql) => LOOKUP.test(sql)) });
+    const broken = client({ ...issuers, DB: faultyDb(env.DB, (sql) => ISSUER_GATE.test(sql)) });
     const token = await job.token();
     await expectDatabaseUnavailable(await broken.exchange(token));
     expect(await issuerRequests(job.issuer)).toBe(0);

@@ -1,6 +1,6 @@
 /**
  * Limits (issue 4 §4, issue 8 §2): request and token sizes; the rate limiters, each a budget
- * of one party (per client network and per issuer on /token, per credential identity on
+ * of one party (per client network and per job owner on /token, per credential identity on
  * /v1, /introspect and /revoke with unauthenticated callers per client network, and the
  * introspection caller's own); and the caps on relationships per project and conditions
  * per relationship.
@@ -10,7 +10,20 @@ import { describe, expect, it } from "vitest";
 // Vite's raw import: the deployed configuration itself, not a copy of its numbers.
 import wranglerToml from "../../wrangler.toml?raw";
 import { generateStaticToken } from "../../src/tokens/static-tokens";
+import { decodeJwt } from "../support/api";
 import { client, expectAccepted, expectError, fakeLimiter, isolatedIssuers, PROVIDERS, seedJob, snapshotDb, type Client } from "./support";
+
+/** The budget key of a verified token: GitHub owner ID, CircleCI org, Buildkite org slug, RWX subject. */
+function ownerKey(provider: string, token: string): string {
+  const claims = decodeJwt(token);
+  const owner = {
+    github: claims.repository_owner_id,
+    circleci: claims["oidc.circleci.com/org-id"],
+    buildkite: claims.organization_slug,
+    rwx: claims.sub,
+  }[provider];
+  return `owner:${provider}:${String(owner)}`;
+}
 
 const form = (fields: Record<string, string>) => ({
   method: "POST",
@@ -138,58 +151,47 @@ describe("rate limits on /token", () => {
     await expectError(await exchange("203.0.113.66"), 400, "invalid_request");
   });
 
-  it.each(PROVIDERS)("answers 429 when the per-issuer limiter refuses a valid %s token, keyed by its issuer", async (provider) => {
+  it.each(PROVIDERS)("answers 429 when the per-owner limiter refuses a valid %s token, keyed by its job owner", async (provider) => {
     const issuers = isolatedIssuers("lim");
     const seed = client(issuers);
     const job = await seedJob(seed, provider, issuers);
-    const byIssuer = fakeLimiter(() => false);
-    const api = client({ ...issuers, EXCHANGE_ISSUER_LIMITER: byIssuer });
+    const byOwner = fakeLimiter(() => false);
+    const api = client({ ...issuers, EXCHANGE_OWNER_LIMITER: byOwner });
     const token = await job.token();
     const response = await api.exchange(token);
     await expectError(response, 429, "rate_limited");
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(byIssuer.keys).toEqual([`iss:${job.issuer}`]);
+    expect(byOwner.keys).toEqual([ownerKey(provider, token)]);
     // The refusal spent nothing: the same token is accepted once the limiter allows it.
     await expectAccepted(await client(issuers).exchange(token));
   });
 
-  it("does not count a forged token against its issuer's budget", async () => {
+  it("does not count a forged token against its owner's budget", async () => {
     const issuers = isolatedIssuers("lim-forged");
     const job = await seedJob(client(issuers), "github", issuers);
-    const byIssuer = fakeLimiter(() => false);
-    const api = client({ ...issuers, EXCHANGE_ISSUER_LIMITER: byIssuer });
+    const byOwner = fakeLimiter(() => false);
+    const api = client({ ...issuers, EXCHANGE_OWNER_LIMITER: byOwner });
     const [header, payload, signature] = (await job.token()).split(".");
     const forged = `${header}.${payload}.${signature!.slice(0, -4)}AAAA`;
     await expectError(await api.exchange(forged), 400, "invalid_request");
-    expect(byIssuer.keys).toEqual([]);
+    expect(byOwner.keys).toEqual([]);
   });
 
-  it("gives each issuer its own budget: an exhausted issuer does not limit another", async () => {
-    const issuers = isolatedIssuers("lim2");
-    const seed = client(issuers);
-    const github = await seedJob(seed, "github", issuers);
-    const buildkite = await seedJob(seed, "buildkite", issuers);
-    const byIssuer = fakeLimiter((key) => key !== `iss:${github.issuer}`);
-    const api = client({ ...issuers, EXCHANGE_ISSUER_LIMITER: byIssuer });
-    await expectError(await api.exchange(await github.token()), 429, "rate_limited");
-    await expectAccepted(await api.exchange(await buildkite.token()));
-  });
-
-  it("does not spend an issuer's budget on requests that name no configured issuer", async () => {
-    const byIssuer = fakeLimiter(() => false);
-    const api = client({ EXCHANGE_ISSUER_LIMITER: byIssuer });
+  it("does not spend any owner's budget on requests that name no configured issuer", async () => {
+    const byOwner = fakeLimiter(() => false);
+    const api = client({ EXCHANGE_OWNER_LIMITER: byOwner });
     const foreign = `${btoa(JSON.stringify({ alg: "RS256", kid: "k" }))}.${btoa(JSON.stringify({ iss: "https://evil.example" }))}.c2ln`.replace(/=/g, "");
     await expectError(await api.fetch("/token", form(exchangeFields(foreign))), 400, "invalid_request");
     await expectError(await api.fetch("/token", form(exchangeFields("not-a-jwt"))), 400, "invalid_request");
     await expectError(await api.fetch("/token", { method: "POST", headers: { "content-type": "text/plain" }, body: "x" }), 415, "invalid_request");
-    expect(byIssuer.keys).toEqual([]);
+    expect(byOwner.keys).toEqual([]);
   });
 
   it("serves the exchange when a limiter binding itself fails (fails open)", async () => {
     const issuers = isolatedIssuers("lim3");
     const job = await seedJob(client(issuers), "github", issuers);
     const broken = { limit: async () => Promise.reject(new Error("limiter down")) } as unknown as RateLimit;
-    const api = client({ ...issuers, EXCHANGE_IP_LIMITER: broken, EXCHANGE_ISSUER_LIMITER: broken });
+    const api = client({ ...issuers, EXCHANGE_IP_LIMITER: broken, EXCHANGE_OWNER_LIMITER: broken });
     await expectAccepted(await api.exchange(await job.token()));
   });
 
@@ -213,7 +215,7 @@ describe("rate limits on /token", () => {
 
   it("declares every limiter in wrangler.toml with a limit and a period", () => {
     const limits = configuredLimits(wranglerToml);
-    expect([...limits.keys()].sort()).toEqual(["ADMIN_LIMITER", "EXCHANGE_IP_LIMITER", "EXCHANGE_ISSUER_LIMITER", "INTROSPECTION_LIMITER"]);
+    expect([...limits.keys()].sort()).toEqual(["ADMIN_LIMITER", "EXCHANGE_IP_LIMITER", "EXCHANGE_OWNER_LIMITER", "INTROSPECTION_LIMITER"]);
     for (const { period } of limits.values()) expect([10, 60]).toContain(period);
   });
 });

@@ -6,12 +6,12 @@ import { describe, expect, it } from "vitest";
 import { StsError, type Reason } from "../../src/errors";
 import type { VerifiedToken } from "../../src/providers/provider";
 import { PROVIDERS } from "../../src/providers/registry";
-import { authorize, narrowScopes, type TrustRelationship } from "../../src/trust/authorize";
+import { authorize, evaluate, narrowScopes, type Candidates, type TrustRelationship } from "../../src/trust/authorize";
 
 const ORG_UUID = "6f1f7a2e-0d3b-4c55-9a61-1b2c3d4e5f60";
 const PROJECT_UUID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
-function token(provider: VerifiedToken["provider"], claims: Record<string, unknown>, tenant = ""): VerifiedToken {
+function token(provider: VerifiedToken["provider"], claims: Record<string, unknown>, tenant = "", defaultAudience = false): VerifiedToken {
   const identity = PROVIDERS[provider].identify(claims, tenant);
   if (!identity) throw new Error("inconsistent claims in test");
   return {
@@ -20,6 +20,8 @@ function token(provider: VerifiedToken["provider"], claims: Record<string, unkno
     issuerTenant: tenant || undefined,
     claims,
     identity,
+    owner: PROVIDERS[provider].owner(claims, identity),
+    defaultAudience,
     subject: String(claims.sub),
     jti: undefined,
     issuedAt: 1_700_000_000,
@@ -43,7 +45,7 @@ const github = (claims: Record<string, unknown> = {}, tenant = "") =>
     tenant,
   );
 
-const circleci = (claims: Record<string, unknown> = {}) =>
+const circleci = (claims: Record<string, unknown> = {}, defaultAudience = false) =>
   token(
     "circleci",
     {
@@ -54,6 +56,7 @@ const circleci = (claims: Record<string, unknown> = {}) =>
       ...claims,
     },
     ORG_UUID,
+    defaultAudience,
   );
 
 let counter = 0;
@@ -76,6 +79,12 @@ const repo = (extra: Record<string, unknown> = {}, rel: Partial<TrustRelationshi
   relationship("github", { owner: "acme", repository: "app", ...extra }, rel);
 
 const noTarget = { audience: undefined, scope: undefined };
+
+/** What db/ hands over: one project's relationships, and whether several projects name the job. */
+const one = (relationships: TrustRelationship[], ambiguous = false): Candidates => ({ relationships, ambiguous });
+
+const cci = (subject: Record<string, unknown> = {}, rel: Partial<TrustRelationship> = {}) =>
+  relationship("circleci", { organization_uuid: ORG_UUID, project_uuid: PROJECT_UUID, accept_default_audience: false, ...subject }, rel);
 
 function reasonOf(run: () => unknown): Reason | "none" {
   try {
@@ -121,9 +130,9 @@ describe("authorize: which relationship admits the token", () => {
   for (const [name, verified, relationships, outcome] of table) {
     it(`${outcome === "admitted" ? "admits" : `refuses (${outcome})`}: ${name}`, () => {
       if (outcome === "admitted") {
-        expect(authorize(verified, relationships, noTarget).relationship.id).toBe(relationships[0]!.id);
+        expect(authorize(verified, one(relationships), noTarget).relationship.id).toBe(relationships[0]!.id);
       } else {
-        expect(reasonOf(() => authorize(verified, relationships, noTarget))).toBe(outcome);
+        expect(reasonOf(() => authorize(verified, one(relationships), noTarget))).toBe(outcome);
       }
     });
   }
@@ -131,23 +140,23 @@ describe("authorize: which relationship admits the token", () => {
 
 describe("authorize: pins", () => {
   it("returns the GitHub IDs to pin when the relationship has none", () => {
-    expect(authorize(github(), [repo()], noTarget).pins).toEqual({ owner_id: "200", repository_id: "100" });
+    expect(authorize(github(), one([repo()]), noTarget).pins).toEqual({ owner_id: "200", repository_id: "100" });
   });
 
   it("returns only the missing ID", () => {
-    expect(authorize(github(), [repo({ owner_id: "200" })], noTarget).pins).toEqual({ repository_id: "100" });
+    expect(authorize(github(), one([repo({ owner_id: "200" })]), noTarget).pins).toEqual({ repository_id: "100" });
   });
 
   it("returns nothing to pin when both IDs are stored", () => {
-    expect(authorize(github(), [repo({ owner_id: "200", repository_id: "100" })], noTarget).pins).toBeUndefined();
+    expect(authorize(github(), one([repo({ owner_id: "200", repository_id: "100" })]), noTarget).pins).toBeUndefined();
   });
 
   it("returns Buildkite UUIDs to pin only when the token carries them", () => {
     const claims = { sub: "s", organization_slug: "acme", pipeline_slug: "app" };
     const rel = relationship("buildkite", { organization_slug: "acme", pipeline_slug: "app" });
-    expect(authorize(token("buildkite", claims), [rel], noTarget).pins).toBeUndefined();
+    expect(authorize(token("buildkite", claims), one([rel]), noTarget).pins).toBeUndefined();
     const ids = { organization_id: ORG_UUID, pipeline_id: PROJECT_UUID };
-    expect(authorize(token("buildkite", { ...claims, ...ids }), [rel], noTarget).pins).toEqual({
+    expect(authorize(token("buildkite", { ...claims, ...ids }), one([rel]), noTarget).pins).toEqual({
       organization_uuid: ORG_UUID,
       pipeline_uuid: PROJECT_UUID,
     });
@@ -158,45 +167,82 @@ describe("authorize: project selection", () => {
   const first = "prj_000000000000000000000aaa";
   const second = "prj_000000000000000000000bbb";
 
-  it("picks the only admitting project without audience", () => {
-    expect(authorize(github(), [repo({}, { projectId: first })], noTarget).relationship.projectId).toBe(first);
+  it("picks the one project naming the job without audience", () => {
+    expect(authorize(github(), one([repo({}, { projectId: first })]), noTarget).relationship.projectId).toBe(first);
   });
 
-  it("is ambiguous when two projects admit and no audience is given", () => {
-    expect(reasonOf(() => authorize(github(), [repo({}, { projectId: first }), repo({}, { projectId: second })], noTarget))).toBe("target_ambiguous");
+  it("is ambiguous without audience when several projects name the job, even if only one would admit it", () => {
+    const owner = repo({}, { projectId: first, conditions: { ref: "refs/heads/main" } });
+    expect(reasonOf(() => authorize(github({ ref: "refs/pull/1/merge" }), one([owner], true), noTarget))).toBe("target_ambiguous");
+    expect(reasonOf(() => authorize(github(), one([owner], true), noTarget))).toBe("target_ambiguous");
   });
 
-  it("ignores a non-admitting project when counting candidates", () => {
-    const rels = [repo({}, { projectId: first }), repo({}, { projectId: second, conditions: { ref: "refs/tags/*" } })];
-    expect(authorize(github(), rels, noTarget).relationship.projectId).toBe(first);
+  it("ignores ambiguity when audience names the project", () => {
+    expect(authorize(github(), one([repo({}, { projectId: first })], true), { audience: first, scope: undefined }).relationship.projectId).toBe(first);
   });
 
-  it("selects the project named by audience", () => {
-    const rels = [repo({}, { projectId: first }), repo({}, { projectId: second })];
-    expect(authorize(github(), rels, { audience: second, scope: undefined }).relationship.projectId).toBe(second);
+  it("refuses without audience when the one project naming the job does not admit it", () => {
+    const rels = [repo({}, { projectId: first, conditions: { ref: "refs/tags/*" } })];
+    expect(reasonOf(() => authorize(github(), one(rels), noTarget))).toBe("no_trust_relationship");
   });
 
   it("refuses an audience naming a project whose relationships do not admit", () => {
-    const rels = [repo({}, { projectId: first }), repo({}, { projectId: second, conditions: { ref: "refs/tags/*" } })];
-    expect(reasonOf(() => authorize(github(), rels, { audience: second, scope: undefined }))).toBe("target_invalid");
+    const rels = [repo({}, { projectId: second, conditions: { ref: "refs/tags/*" } })];
+    expect(reasonOf(() => authorize(github(), one(rels), { audience: second, scope: undefined }))).toBe("target_invalid");
+  });
+
+  it("refuses an audience naming a project with no relationship for the job", () => {
+    expect(reasonOf(() => authorize(github(), one([]), { audience: second, scope: undefined }))).toBe("target_invalid");
+  });
+
+  it("never admits through a relationship of a project other than the audience", () => {
+    expect(reasonOf(() => authorize(github(), one([repo({}, { projectId: first })]), { audience: second, scope: undefined }))).toBe("target_invalid");
   });
 
   it("picks the oldest of several admitting relationships of one project", () => {
     const older = repo({}, { projectId: first, createdAt: 10 });
     const newer = repo({}, { projectId: first, createdAt: 20 });
-    expect(authorize(github(), [newer, older], noTarget).relationship.id).toBe(older.id);
-    expect(authorize(github(), [older, newer], noTarget).relationship.id).toBe(older.id);
+    expect(authorize(github(), one([newer, older]), noTarget).relationship.id).toBe(older.id);
+    expect(authorize(github(), one([older, newer]), noTarget).relationship.id).toBe(older.id);
   });
 
   it("breaks a creation-time tie by ID, whatever the candidate order", () => {
     const a = repo({}, { projectId: first, createdAt: 10, id: "trl_00000000000000000000000a" });
     const b = repo({}, { projectId: first, createdAt: 10, id: "trl_00000000000000000000000b" });
-    expect(authorize(github(), [b, a], noTarget).relationship.id).toBe(a.id);
-    expect(authorize(github(), [a, b], noTarget).relationship.id).toBe(a.id);
+    expect(authorize(github(), one([b, a]), noTarget).relationship.id).toBe(a.id);
+    expect(authorize(github(), one([a, b]), noTarget).relationship.id).toBe(a.id);
   });
 
   it("grants the relationship's ttl through the chosen relationship", () => {
-    expect(authorize(github(), [repo({}, { tokenTtlSeconds: 900 })], noTarget).relationship.tokenTtlSeconds).toBe(900);
+    expect(authorize(github(), one([repo({}, { tokenTtlSeconds: 900 })]), noTarget).relationship.tokenTtlSeconds).toBe(900);
+  });
+});
+
+describe("evaluate: each relationship names the check that refused the token", () => {
+  const table: [name: string, token: VerifiedToken, relationship: TrustRelationship, failed: string | undefined, claim?: string][] = [
+    ["another provider", github(), relationship("rwx", { subject: "acme/app" }), "provider"],
+    ["another repository", github({ repository: "acme/other" }), repo(), "identity"],
+    ["another pinned repository_id", github({ repository_id: "101" }), repo({ repository_id: "100" }), "pinned_id"],
+    ["an enterprise issuer the relationship does not name", github({ enterprise: "bigco" }, "bigco"), repo(), "enterprise"],
+    ["a condition that fails", github({ ref: "refs/pull/1/merge" }), repo({}, { conditions: { event_name: "push", ref: "refs/heads/main" } }), "conditions", "ref"],
+    ["an event denied by default", github({ event_name: "workflow_run" }), repo(), "default_denial", "event_name"],
+    ["CircleCI's default audience without accept_default_audience", circleci({}, true), cci(), "default_audience"],
+    ["CircleCI's default audience with accept_default_audience", circleci({}, true), cci({ accept_default_audience: true }), undefined],
+    ["our audience, whatever accept_default_audience says", circleci(), cci(), undefined],
+    ["a relationship stored before the flag existed, given our audience", circleci(), cci({ accept_default_audience: undefined }), undefined],
+    ["a relationship stored before the flag existed, given the default audience", circleci({}, true), cci({ accept_default_audience: undefined }), "default_audience"],
+  ];
+  for (const [name, verified, rel, failed, claim] of table) {
+    it(`${failed ? `fails ${failed}` : "admits"}: ${name}`, () => {
+      const evaluation = evaluate(verified, rel);
+      if (failed === undefined) expect(evaluation.admits).toBe(true);
+      else expect(evaluation).toMatchObject({ admits: false, failed, ...(claim ? { claim } : {}) });
+    });
+  }
+
+  it("refuses the default audience with the same reason as any other non-admitting relationship", () => {
+    expect(reasonOf(() => authorize(circleci({}, true), one([cci()]), noTarget))).toBe("no_trust_relationship");
+    expect(authorize(circleci({}, true), one([cci({ accept_default_audience: true })]), noTarget).relationship.provider).toBe("circleci");
   });
 });
 
@@ -209,5 +255,5 @@ describe("narrowScopes", () => {
   it("refuses a scope that is not granted", () => expect(reasonOf(() => narrowScopes(granted, ["builds", "api"]))).toBe("scope_invalid"));
   it("refuses a scope that does not exist", () => expect(reasonOf(() => narrowScopes(granted, ["registry:*"]))).toBe("scope_invalid"));
   it("applies through authorize", () =>
-    expect(authorize(github(), [repo()], { audience: undefined, scope: ["registry:pull"] }).scopes).toEqual(["registry:pull"]));
+    expect(authorize(github(), one([repo()]), { audience: undefined, scope: ["registry:pull"] }).scopes).toEqual(["registry:pull"]));
 });
