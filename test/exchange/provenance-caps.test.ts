@@ -160,7 +160,7 @@ describe("a minted token always verifies, whatever the ID token carried", () => 
     const job = await JOBS.rwx();
     // Two values just under the cap (JSON quotes included), two short ones.
     const long = "u".repeat(MAX_PROVENANCE_VALUE_BYTES - 2);
-    const claims = { ...job.claims, run_url: long, task_url: long.replace(/u/g, "t") };
+    const claims: Claims = { ...job.claims, run_url: long, task_url: long.replace(/u/g, "t") };
     const response = await exchangeWithEnv({}, await signToken(job.issuer, claims));
     expect(response.status).toBe(200);
     const ci = decodeJwt(((await response.json()) as { access_token: string }).access_token).ci as Record<string, unknown>;
