@@ -6,7 +6,7 @@
  *
  * The exchange never reads another tenant's relationships: with an audience it reads that
  * project's; without, it reads the one project naming the job's identity, decided by two
- * index probes (the lowest and highest project ID for the lookup key). Rows read stay
+ * index probes (the lowest and highest project ID for the lookup key) in the same statement. Rows read stay
  * bounded by one project's relationships however many projects name the same repository.
  */
 import type { JobIdentity } from "../providers/provider";
@@ -134,9 +134,8 @@ export interface FoundCandidates extends Candidates {
 }
 
 /**
- * The exchange's single round trip, one batch: which project names the job (without
- * audience), that project's relationships for the job's identity and, for tokens with a
- * `jti`, the replay record (a unique insert).
+ * The exchange's single round trip: one project's relationships for the job's identity
+ * and, for tokens with a `jti`, the replay record (a unique insert), in one batch.
  */
 export function findCandidatesAndClaim(
   db: D1Database,
@@ -145,49 +144,54 @@ export function findCandidatesAndClaim(
   audience: string | undefined,
   replay: { key: string; expiresAt: number } | undefined,
 ): Promise<FoundCandidates> {
-  const statements = [selectCandidates(db, provider, identity.lookupKey, audience)];
-  if (audience === undefined) statements.push(selectNamingProjects(db, provider, identity.lookupKey));
+  const select = selectCandidates(db, provider, identity.lookupKey, audience);
   const insert = replay
     ? db.prepare("INSERT INTO used_subject_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(replay.key, replay.expiresAt)
     : undefined;
   return d1(async () => {
-    const results = await db.batch([...statements, ...(insert ? [insert] : [])]);
-    const relationships = ((results[0]?.results ?? []) as Row[]).map(fromRow);
-    const naming = audience === undefined ? ((results[1]?.results ?? [])[0] as NamingProjects | undefined) : undefined;
-    const firstUse = insert ? (results[results.length - 1]?.meta.changes ?? 0) > 0 : true;
+    const [found, inserted] = insert ? await db.batch<CandidateRow>([select, insert]) : [await select.all<CandidateRow>()];
+    const rows = found?.results ?? [];
+    const firstUse = insert ? (inserted?.meta.changes ?? 0) > 0 : true;
     return {
-      relationships,
-      ambiguous: naming !== undefined && naming.first !== naming.last,
+      relationships: rows.filter((row): row is Row => row.id !== null && row.org_id !== null).map(fromRow),
+      // Without audience every answer has one row at least, naming the lowest and highest project.
+      ambiguous: audience === undefined && rows.length > 0 && rows[0]!.route_first !== rows[0]!.route_last,
       firstUse,
       claimedKey: firstUse && replay ? replay.key : undefined,
     };
   });
 }
 
-interface NamingProjects {
-  first: string | null;
-  last: string | null;
-}
+/** Without audience, LEFT JOINs: a row of nulls (but the route) when no relationship is read. */
+type CandidateRow = { [K in keyof Row]: Row[K] | null } & { route_first?: string | null; route_last?: string | null };
 
 /**
  * The relationships of one project for a job identity: the audience's or, without one, the
- * project naming it if it is the only one (lowest and highest project ID agree; a term
- * SQLite evaluates once, before reading any relationship).
+ * project naming the identity if it is the only one. That is decided first, from the lowest
+ * and highest project ID naming it (two index probes, whatever their number), and only then
+ * are that project's relationships read; when several projects name it, the index is
+ * searched for a NULL project and nothing is read.
  */
 function selectCandidates(db: D1Database, provider: string, lookupKey: string, audience: string | undefined): D1PreparedStatement {
-  const select = `SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ?1 AND t.lookup_key = ?2`;
-  if (audience !== undefined) return db.prepare(`${select} AND t.project_id = ?3`).bind(provider, lookupKey, audience);
-  const first = "(SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id ASC LIMIT 1)";
-  const last = "(SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id DESC LIMIT 1)";
-  return db.prepare(`${select} AND t.project_id = ${first} AND ${first} = ${last}`).bind(provider, lookupKey);
-}
-
-/** The lowest and highest project ID naming a job identity: two index probes, whatever the count. */
-function selectNamingProjects(db: D1Database, provider: string, lookupKey: string): D1PreparedStatement {
+  if (audience !== undefined) {
+    return db
+      .prepare(
+        `SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id
+         WHERE t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = ?3`,
+      )
+      .bind(provider, lookupKey, audience);
+  }
   return db
     .prepare(
-      `SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id ASC LIMIT 1) AS first,
-              (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id DESC LIMIT 1) AS last`,
+      `WITH route AS (
+         SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id ASC LIMIT 1) AS first,
+                (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id DESC LIMIT 1) AS last
+       )
+       SELECT route.first AS route_first, route.last AS route_last, ${COLUMNS}
+       FROM route
+       LEFT JOIN trust_relationships t
+         ON t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = CASE WHEN route.first = route.last THEN route.first END
+       LEFT JOIN projects p ON p.id = t.project_id`,
     )
     .bind(provider, lookupKey);
 }

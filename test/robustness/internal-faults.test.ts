@@ -14,7 +14,7 @@ async function expectDatabaseUnavailable(response: Response) {
   expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
 }
 
-const LOOKUP = /FROM trust_relationships t JOIN projects p ON p\.id = t\.project_id WHERE t\.provider = \?/;
+const LOOKUP = /FROM trust_relationships t JOIN projects p ON p\.id = t\.project_id\s+WHERE t\.provider = \?|LEFT JOIN trust_relationships t\s+ON t\.provider = \?/;
 const REPLAY_INSERT = /INSERT INTO used_subject_tokens/;
 const PIN = /UPDATE trust_relationships SET subject/;
 const REPLAY_RELEASE = /DELETE FROM used_subject_tokens/;
