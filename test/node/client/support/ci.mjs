@@ -83,6 +83,7 @@ export async function githubIdTokenEndpoint(stack, job) {
     // Without ?audience=, GitHub's default audience is the owner's URL.
     const aud = audience ?? `https://github.com/${job.owner}`;
     const token = await stack.sign(stack.issuers.github, githubClaims(aud, job, { iss: stack.issuers.github }));
+    requests[requests.length - 1].issued = token;
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ count: 1, value: token }));
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
