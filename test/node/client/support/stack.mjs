@@ -144,6 +144,8 @@ export async function startStack(options = {}) {
     issuers,
     audience: AUDIENCE,
     adminToken: secrets.ADMIN_TOKEN,
+    /** For a command under test that checks its own token, as a downstream service would. */
+    introspectionEndpoint: { url: `${url}/introspect`, token: secrets.INTROSPECTION_TOKEN },
     logs,
     requestLines,
     /** How many requests the worker has served on `route` so far. */
