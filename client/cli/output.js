@@ -23,6 +23,15 @@ export function redact(/** @type {string} */ text) {
   return out.replace(JWT_SHAPED, "***").replace(STATIC_TOKEN_SHAPED, "***");
 }
 
+/**
+ * Before a token goes to stdout in a GitHub Actions job: `::add-mask::` (on stderr, which the
+ * runner also reads for workflow commands), so the runner hides it in every later log line
+ * even if the job echoes it. The one place a token reaches stderr, by design.
+ */
+export function maskForCi(/** @type {string} */ token) {
+  if (process.env.GITHUB_ACTIONS === "true" && token && !/[\r\n]/.test(token)) process.stderr.write(`::add-mask::${token}\n`);
+}
+
 /** A result line on stdout. */
 export function print(/** @type {string} */ line) {
   process.stdout.write(`${line}\n`);

@@ -11,7 +11,7 @@ import { ClientError } from "../../core/errors.js";
 import { readFileSync } from "node:fs";
 import { GLOBAL_HELP, OIDC_HELP, OIDC_OPTIONS, parse, required } from "../args.js";
 import { commandContext } from "../context.js";
-import { note, print, printJson, registerSecret } from "../output.js";
+import { maskForCi, note, print, printJson, registerSecret } from "../output.js";
 import { readStdin } from "./token.js";
 
 /** @param {Record<string, any>} values @param {NodeJS.ProcessEnv} env @returns {api.Api} */
@@ -211,6 +211,7 @@ export async function tokensCommand(args, env) {
     case "create": {
       const created = await api.createToken(client, owner, values.description ?? "");
       registerSecret(created.token);
+      maskForCi(created.token);
       if (values.json) return printJson(created);
       note(`edge-sts: created ${created.id} (${created.preview}) for ${owner.id}; the token is shown once, store it now`);
       print(created.token);

@@ -11,7 +11,7 @@ import { ClientError } from "../../core/errors.js";
 import { revokeToken } from "../../core/revoke.js";
 import { GLOBAL_HELP, OIDC_HELP, OIDC_OPTIONS, parse, required } from "../args.js";
 import { commandContext } from "../context.js";
-import { note, print, printJson, registerSecret, warn } from "../output.js";
+import { maskForCi, note, print, printJson, registerSecret, warn } from "../output.js";
 
 const FORMATS = ["token", "json", "env"];
 
@@ -60,6 +60,7 @@ export async function tokenCommand(args, env) {
     note(`edge-sts: using the credential from ${describeSource(credential.source)}`);
   }
   const minted = credential.minted;
+  maskForCi(credential.token);
   if (format === "token") return print(credential.token);
   if (format === "env") {
     print(`export EDGE_STS_TOKEN=${shellQuote(credential.token)}`);
@@ -154,6 +155,7 @@ export async function pullTokenCommand(args, env) {
   registerSecret(credential.token);
   const result = await createPullToken({ serverUrl: ctx.serverUrl, token: credential.token, http: ctx.http }, project, expiresIn);
   registerSecret(result?.token);
+  maskForCi(result.token);
   if (format === "json") printJson(result);
   else print(result.token);
 }

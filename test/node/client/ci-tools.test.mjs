@@ -203,6 +203,8 @@ describe("edge-sts with EDGE_STS_OIDC_TOKEN (RWX)", () => {
     expect(result.code, result.stderr).toBe(0);
     const body = JSON.parse(result.stdout);
     expect(body).toMatchObject({ source: "oidc", ci: "rwx" });
+    // Outside GitHub Actions there is no runner to tell: stderr stays empty.
+    expect(result.stderr).toBe("");
     expect(await stack.introspect(body.token)).toMatchObject({ active: true, project_id: projectId });
   });
 
