@@ -32,6 +32,7 @@ var VERSION = "0.1.0";
 var DEFAULT_RETRY = { maxAttempts: 5, maxTotalWaitMs: 6e4, maxWaitMs: 3e4, attemptTimeoutMs: 3e4 };
 var BACKOFF_BASE_MS = 1e3;
 var MAX_BODY_BYTES = 1024 * 1024;
+var RETRY_ON = [429, 503];
 var defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function parseRetryAfter(value, now = Date.now()) {
   if (value === null) return void 0;
@@ -54,7 +55,7 @@ async function send(url, options = {}) {
     } catch (error2) {
       failure = error2;
     }
-    const retryable = response === void 0 || response.status === 429 || response.status === 503;
+    const retryable = response === void 0 || (options.retryOn ?? RETRY_ON).includes(response.status);
     if (!retryable) return (
       /** @type {HttpResponse} */
       response
@@ -387,7 +388,11 @@ var github = {
       throw new ClientError("id_token_unavailable", "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL");
     }
     url.searchParams.set("audience", audience);
-    const response = await send(url, { ...http, headers: { authorization: `bearer ${requestToken}`, accept: "application/json; api-version=2.0" } });
+    const response = await send(url, {
+      ...http,
+      retryOn: [429, 500, 502, 503, 504],
+      headers: { authorization: `bearer ${requestToken}`, accept: "application/json; api-version=2.0" }
+    });
     if (response.status !== 200) {
       const error2 = responseError(response, "requesting an ID token from GitHub");
       throw new ClientError("id_token_unavailable", error2.message, {

@@ -27,6 +27,7 @@ var VERSION = "0.1.0";
 var DEFAULT_RETRY = { maxAttempts: 5, maxTotalWaitMs: 6e4, maxWaitMs: 3e4, attemptTimeoutMs: 3e4 };
 var BACKOFF_BASE_MS = 1e3;
 var MAX_BODY_BYTES = 1024 * 1024;
+var RETRY_ON = [429, 503];
 var defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function parseRetryAfter(value, now = Date.now()) {
   if (value === null) return void 0;
@@ -49,7 +50,7 @@ async function send(url, options = {}) {
     } catch (error) {
       failure = error;
     }
-    const retryable = response === void 0 || response.status === 429 || response.status === 503;
+    const retryable = response === void 0 || (options.retryOn ?? RETRY_ON).includes(response.status);
     if (!retryable) return (
       /** @type {HttpResponse} */
       response

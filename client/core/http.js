@@ -43,7 +43,10 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * @property {Partial<RetryPolicy>} [retry]
  * @property {(ms: number) => Promise<void>} [sleep]
  * @property {(message: string) => void} [onRetry] told before each wait, for stderr
+ * @property {number[]} [retryOn] statuses to retry (default 429 and 503)
  */
+
+const RETRY_ON = [429, 503];
 
 const defaultSleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -80,7 +83,7 @@ export async function send(url, options = {}) {
     } catch (error) {
       failure = error;
     }
-    const retryable = response === undefined || response.status === 429 || response.status === 503;
+    const retryable = response === undefined || (options.retryOn ?? RETRY_ON).includes(response.status);
     if (!retryable) return /** @type {HttpResponse} */ (response);
     const retryAfter = response ? parseRetryAfter(response.headers.get("retry-after")) : undefined;
     const waitMs = retryAfter !== undefined ? retryAfter * 1000 : BACKOFF_BASE_MS * 2 ** (attempt - 1);

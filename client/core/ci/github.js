@@ -33,7 +33,12 @@ export const github = {
       throw new ClientError("id_token_unavailable", "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL");
     }
     url.searchParams.set("audience", audience);
-    const response = await send(url, { ...http, headers: { authorization: `bearer ${requestToken}`, accept: "application/json; api-version=2.0" } });
+    // A GET that spends nothing: GitHub's transient 5xx are worth retrying too.
+    const response = await send(url, {
+      ...http,
+      retryOn: [429, 500, 502, 503, 504],
+      headers: { authorization: `bearer ${requestToken}`, accept: "application/json; api-version=2.0" },
+    });
     if (response.status !== 200) {
       const error = responseError(response, "requesting an ID token from GitHub");
       throw new ClientError("id_token_unavailable", error.message, {

@@ -74,6 +74,15 @@ describe("edge-sts token in GitHub Actions", () => {
     expect(result.stderr).not.toContain("ghs_wrong");
   });
 
+  it("retries GitHub's ID-token endpoint after a transient 502 (a GET that spends nothing)", async () => {
+    const before = github.requests.length;
+    github.failNext(502);
+    const result = await token();
+    expect(result.code, result.stderr).toBe(0);
+    expect(github.requests.length).toBe(before + 2);
+    expect(result.stderr).toContain("answered 502; retrying");
+  });
+
   it("a refused exchange prints the server's error_description and a GitHub hint, exits 4, and is not retried", async () => {
     const denied = await stack.createProject();
     await stack.createRelationship(denied.projectId, { provider: "github", owner: job.owner, repository: job.repository, conditions: { ref: "refs/heads/release" } });

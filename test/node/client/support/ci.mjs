@@ -72,10 +72,16 @@ export function runProcess(file, args, { env = {}, dir, input, onSpawn, timeoutM
 export async function githubIdTokenEndpoint(stack, job) {
   const requestToken = `ghs_${randomBytes(20).toString("hex")}`;
   const requests = [];
+  /** Statuses to answer the next requests with, as GitHub's endpoint sometimes does. */
+  const failures = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://localhost");
     const audience = url.searchParams.get("audience");
     requests.push({ path: url.pathname, apiVersion: url.searchParams.get("api-version"), audience, authorization: req.headers.authorization });
+    if (failures.length > 0) {
+      res.writeHead(failures.shift(), { "content-type": "application/json" }).end(JSON.stringify({ message: "Bad Gateway" }));
+      return;
+    }
     if (req.headers.authorization !== `bearer ${requestToken}` && req.headers.authorization !== `Bearer ${requestToken}`) {
       res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ message: "Unauthorized" }));
       return;
@@ -91,6 +97,7 @@ export async function githubIdTokenEndpoint(stack, job) {
   return {
     requestToken,
     requests,
+    failNext: (...statuses) => failures.push(...statuses),
     env(withPermission = true) {
       const base = { GITHUB_ACTIONS: "true", CI: "true", GITHUB_REPOSITORY: `${job.owner}/${job.repository}`, RUNNER_TEMP: tmpdir() };
       if (!withPermission) return base;
