@@ -42,11 +42,14 @@ export async function freePort() {
   }
 }
 
-function compatibility() {
+/** What wrangler.toml declares that Miniflare needs told: compatibility, and every rate limiter (never throttling here). */
+function fromWranglerToml() {
   const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const limiters = [...toml.matchAll(/^\[\[ratelimits\]\]\s*\nname\s*=\s*"([^"]+)"/gm)].map((m) => m[1]);
   return {
     compatibilityDate: /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "2026-04-20",
     compatibilityFlags: JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(toml)?.[1] ?? "[]"),
+    ratelimits: Object.fromEntries(limiters.map((name) => [name, NO_LIMIT])),
   };
 }
 
@@ -79,10 +82,9 @@ export async function startStack(options = {}) {
     modules: true,
     scriptPath: script,
     modulesRoot: work,
-    ...compatibility(),
+    ...fromWranglerToml(),
     d1Databases: { DB: "edge-sts-client-tests" },
     d1Persist: false,
-    ratelimits: { EXCHANGE_IP_LIMITER: NO_LIMIT, EXCHANGE_ISSUER_LIMITER: NO_LIMIT, ADMIN_LIMITER: NO_LIMIT },
     bindings: {
       ...secrets,
       PUBLIC_URL: options.publicUrl ? await options.publicUrl(url) : url,
