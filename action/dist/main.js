@@ -471,10 +471,12 @@ import { appendFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { EOL } from "node:os";
 function getInput(name, env = process.env) {
-  return (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
+  const variable = `INPUT_${name.replace(/ /g, "_").toUpperCase()}`;
+  return (env[variable] ?? env[variable.replace(/-/g, "_")] ?? "").trim();
 }
-function getBooleanInput(name, env = process.env) {
+function getBooleanInput(name, fallback, env = process.env) {
   const value = getInput(name, env);
+  if (value === "") return fallback;
   if (["true", "True", "TRUE"].includes(value)) return true;
   if (["false", "False", "FALSE"].includes(value)) return false;
   throw new Error(`input ${name} must be true or false, not ${JSON.stringify(value.slice(0, 20))}`);
@@ -510,8 +512,8 @@ async function run() {
   const project = getInput("project") || process.env.EDGE_STS_PROJECT || "";
   if (!/^prj_[0-9a-f]{24}$/.test(project)) throw new ClientError("usage", "input project must be a project ID (prj_…)");
   const scope = getInput("scope") || void 0;
-  const revoke = getBooleanInput("revoke");
-  const exportEnv = getBooleanInput("export-env");
+  const revoke = getBooleanInput("revoke", true);
+  const exportEnv = getBooleanInput("export-env", false);
   const credential = await mintForProject({
     serverUrl,
     env: process.env,

@@ -15,8 +15,8 @@ async function run() {
   const project = getInput("project") || process.env.EDGE_STS_PROJECT || "";
   if (!/^prj_[0-9a-f]{24}$/.test(project)) throw new ClientError("usage", "input project must be a project ID (prj_…)");
   const scope = getInput("scope") || undefined;
-  const revoke = getBooleanInput("revoke");
-  const exportEnv = getBooleanInput("export-env");
+  const revoke = getBooleanInput("revoke", true);
+  const exportEnv = getBooleanInput("export-env", false);
 
   const credential = await mintForProject({
     serverUrl,

@@ -14,14 +14,26 @@ import { appendFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { EOL } from "node:os";
 
-/** @param {string} name @param {NodeJS.ProcessEnv} [env] */
+/**
+ * @param {string} name
+ * @param {NodeJS.ProcessEnv} [env]
+ */
 export function getInput(name, env = process.env) {
-  return (env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] ?? "").trim();
+  const variable = `INPUT_${name.replace(/ /g, "_").toUpperCase()}`;
+  // The runner keeps hyphens (INPUT_EXPORT-ENV); a hand-made environment may not.
+  return (env[variable] ?? env[variable.replace(/-/g, "_")] ?? "").trim();
 }
 
-/** The YAML 1.2 core schema booleans, as @actions/core accepts them. */
-export function getBooleanInput(/** @type {string} */ name, /** @type {NodeJS.ProcessEnv} */ env = process.env) {
+/**
+ * The YAML 1.2 core schema booleans, as @actions/core accepts them. The runner always
+ * passes action.yml's default; `fallback` is that default, for an environment that does not.
+ * @param {string} name
+ * @param {boolean} fallback
+ * @param {NodeJS.ProcessEnv} [env]
+ */
+export function getBooleanInput(name, fallback, env = process.env) {
   const value = getInput(name, env);
+  if (value === "") return fallback;
   if (["true", "True", "TRUE"].includes(value)) return true;
   if (["false", "False", "FALSE"].includes(value)) return false;
   throw new Error(`input ${name} must be true or false, not ${JSON.stringify(value.slice(0, 20))}`);

@@ -107,6 +107,16 @@ describe("main and post", () => {
     expect((await stack.introspect(step.outputs.token)).project_id).toBe(projectId);
   });
 
+  it("given only url and project (no defaults applied by whoever runs it), revokes by default and exports nothing", async () => {
+    const dir = scratch();
+    const step = await runActionStep("main", { dir, inputs: { url: stack.url, project: projectId }, env: github.env(true), applyDefaults: false });
+    expect(step.code, step.stdout).toBe(0);
+    expect(step.env).toEqual({});
+    const post = await runActionStep("post", { dir, state: step.state, applyDefaults: false });
+    expect(post.code).toBe(0);
+    expect(await stack.introspect(step.outputs.token)).toEqual({ active: false });
+  });
+
   it("without permissions: id-token: write, fails the step with an ::error:: saying so and sets nothing", async () => {
     const step = await main(scratch(), {}, github.env(false));
     expect(step.code).toBe(1);
@@ -144,8 +154,11 @@ describe("the runner protocol (action/src/runner.js)", () => {
     expect(inputVariable("export-env")).toBe("INPUT_EXPORT-ENV");
     expect(getInput("export-env", env)).toBe("true");
     expect(getInput("some name", env)).toBe("x");
-    expect(getBooleanInput("export-env", env)).toBe(true);
-    expect(() => getBooleanInput("some name", env)).toThrow(/true or false/);
+    expect(getBooleanInput("export-env", false, env)).toBe(true);
+    expect(() => getBooleanInput("some name", false, env)).toThrow(/true or false/);
+    // Defaults as action.yml declares them, for an environment that does not pass them.
+    expect(getBooleanInput("revoke", true, {})).toBe(true);
+    expect(getInput("export-env", { INPUT_EXPORT_ENV: "true" })).toBe("true");
   });
 
   it("writes file commands that round-trip multi-line values and refuse a name that could inject a line", () => {

@@ -45,12 +45,12 @@ export function parseFileCommands(text) {
  * Runs one step of the Action. `inputs` are by input name (e.g. "export-env").
  * @returns {Promise<{ code, stdout, stderr, outputs, env, state, files }>}
  */
-export async function runActionStep(step, { dir, inputs = {}, env = {}, state = {} }) {
+export async function runActionStep(step, { dir, inputs = {}, env = {}, state = {}, applyDefaults = true }) {
   const files = { GITHUB_OUTPUT: join(dir, `${step}-output`), GITHUB_ENV: join(dir, `${step}-env`), GITHUB_STATE: join(dir, `${step}-state`) };
   for (const path of Object.values(files)) writeFileSync(path, "");
   const inputEnv = {};
   for (const [name, spec] of Object.entries(ACTION_YML.inputs)) {
-    const value = inputs[name] ?? spec.default;
+    const value = inputs[name] ?? (applyDefaults ? spec.default : undefined);
     if (value !== undefined) inputEnv[inputVariable(name)] = String(value);
   }
   const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]));
