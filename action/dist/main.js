@@ -112,10 +112,11 @@ function describeNetworkError(error2) {
   if (!(error2 instanceof Error)) return "network error";
   if (error2.name === "TimeoutError" || error2.name === "AbortError") return "timed out";
   const cause = (
-    /** @type {{ code?: unknown }} */
+    /** @type {{ code?: unknown, message?: unknown }} */
     error2.cause ?? {}
   );
   if (typeof cause.code === "string") return cause.code;
+  if (typeof cause.message === "string" && cause.message) return cause.message.slice(0, 100);
   return error2.message === "fetch failed" ? "network error" : error2.message.slice(0, 100);
 }
 function originOf(url) {

@@ -107,10 +107,11 @@ function describeNetworkError(error) {
   if (!(error instanceof Error)) return "network error";
   if (error.name === "TimeoutError" || error.name === "AbortError") return "timed out";
   const cause = (
-    /** @type {{ code?: unknown }} */
+    /** @type {{ code?: unknown, message?: unknown }} */
     error.cause ?? {}
   );
   if (typeof cause.code === "string") return cause.code;
+  if (typeof cause.message === "string" && cause.message) return cause.message.slice(0, 100);
   return error.message === "fetch failed" ? "network error" : error.message.slice(0, 100);
 }
 function originOf(url) {

@@ -136,8 +136,9 @@ async function readCapped(/** @type {Response} */ response) {
 function describeNetworkError(/** @type {unknown} */ error) {
   if (!(error instanceof Error)) return "network error";
   if (error.name === "TimeoutError" || error.name === "AbortError") return "timed out";
-  const cause = /** @type {{ code?: unknown }} */ (error.cause ?? {});
+  const cause = /** @type {{ code?: unknown, message?: unknown }} */ (error.cause ?? {});
   if (typeof cause.code === "string") return cause.code;
+  if (typeof cause.message === "string" && cause.message) return cause.message.slice(0, 100);
   return error.message === "fetch failed" ? "network error" : error.message.slice(0, 100);
 }
 
