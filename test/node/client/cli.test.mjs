@@ -233,6 +233,21 @@ describe("trust", () => {
   });
 });
 
+describe("revoke", () => {
+  it("of a static token says it is deleted instead, and never echoes it (exit 4)", async () => {
+    const result = await runCli(["revoke", "--url", stack.url], { env: { EDGE_STS_TOKEN: projectToken } });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("unsupported_token_type");
+    expect(result.stderr).toContain("edge-sts tokens rm");
+    expect(result.stderr).not.toContain(projectToken);
+    expect((await stack.introspect(projectToken)).active).toBe(true);
+  });
+
+  it("without a token is a usage error (exit 2)", async () => {
+    expect((await runCli(["revoke", "--url", stack.url])).code).toBe(2);
+  });
+});
+
 describe("tokens and projects", () => {
   const run = (args, token = userToken) => runCli([...args, "--url", stack.url], { env: { EDGE_STS_TOKEN: token } });
 
