@@ -42,7 +42,7 @@ function probeDatabase(c: AppContext): Promise<boolean> {
 }
 
 function metadata(c: AppContext) {
-  const base = c.get("config").publicUrl;
+  const { publicUrl: base, audience } = c.get("config");
   return {
     issuer: base,
     jwks_uri: `${base}/.well-known/jwks.json`,
@@ -61,6 +61,9 @@ function metadata(c: AppContext) {
     response_types_supported: ["none"],
     subject_types_supported: ["public"],
     scopes_supported: SCOPES,
+    // Not an RFC 8414 member: the `aud` a CI ID token must carry (AUDIENCE), so a client
+    // configured with our URL alone can ask its CI for the right token.
+    subject_token_audience: audience,
   };
 }
 
