@@ -119,10 +119,22 @@ export function findTrustRelationship(db: D1Database, projectId: string, id: str
   });
 }
 
-export function deleteTrustRelationship(db: D1Database, projectId: string, id: string): Promise<boolean> {
+/**
+ * Deletes the project's relationship and returns it as it was when deleted (pinned IDs
+ * included), or null when the project has no such relationship. One statement, so what it
+ * returns is exactly what was removed, however a concurrent exchange pinned it.
+ */
+export function deleteTrustRelationship(db: D1Database, projectId: string, id: string): Promise<StoredTrustRelationship | null> {
   return d1(async () => {
-    const result = await db.prepare("DELETE FROM trust_relationships WHERE id = ? AND project_id = ?").bind(id, projectId).run();
-    return result.meta.changes > 0;
+    const row = await db
+      .prepare(
+        `DELETE FROM trust_relationships WHERE id = ? AND project_id = ?
+         RETURNING id, project_id, (SELECT p.org_id FROM projects p WHERE p.id = trust_relationships.project_id) AS org_id,
+                   provider, subject, conditions, description, token_ttl_seconds, created_at`,
+      )
+      .bind(id, projectId)
+      .first<Row>();
+    return row ? fromRow(row) : null;
   });
 }
 

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { StsError } from "../errors";
 import { readCappedText } from "../read-capped";
+import { safeName, validate } from "../validate";
 import type { AppContext } from "./context";
 
 export const MAX_BODY_BYTES = 32 * 1024;
@@ -62,23 +63,4 @@ export async function readJsonBody<T>(c: AppContext, schema: z.ZodType<T>): Prom
   const type = mediaType(c);
   if (type !== "application/json") throw new StsError("media_type_unsupported");
   return validate(schema, parseJson(await readCapped(c)));
-}
-
-/** zod at the door: the first issue becomes `field_invalid` naming the field. */
-export function validate<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  if (issue.code === "unrecognized_keys") {
-    throw new StsError("field_invalid", `unknown field: ${issue.keys.slice(0, 3).map(safeName).join(", ")}`);
-  }
-  const field = issue.path.length > 0 ? issue.path.map((p) => safeName(String(p))).join(".") : "body";
-  const problem = issue.code === "invalid_type" && issue.input === undefined ? "is required" : issue.message;
-  throw new StsError("field_invalid", `${field}: ${problem}`);
-}
-
-/** A client-supplied name, cut short and stripped to printable ASCII before it is echoed. */
-export function safeName(name: string): string {
-  const printable = name.replace(/[^\x20-\x7e]/g, "?");
-  return printable.length > 64 ? `${printable.slice(0, 64)}…` : printable;
 }

@@ -1,8 +1,11 @@
 /**
  * The Hono environment shared by every route: the Worker bindings, the parsed config,
- * and the fields of this request's single log line.
+ * and the fields of this request's single log line; and the narrow dependencies the
+ * layers below receive instead of it.
  */
 import type { Context } from "hono";
+import type { Principal } from "../access/principal";
+import type { AdminContext } from "../admin/context";
 import type { Config, Env } from "../config";
 
 /** What routes add to the request's log line; route, status and outcome are derived at the end. */
@@ -33,5 +36,27 @@ export function waitUntilOf(c: AppContext): (promise: Promise<unknown>) => void 
     } catch {
       promise.catch(() => undefined);
     }
+  };
+}
+
+/** What identifying a credential and noting its use need (access/principal.ts). */
+export function accessDeps(c: AppContext) {
+  return { db: c.env.DB, config: c.get("config"), now: nowSeconds(), waitUntil: waitUntilOf(c) };
+}
+
+/**
+ * The context an admin verb runs in, for a principal this door has identified (routes/
+ * from a bearer credential, the settings page from its session). The log line learns the
+ * organization and project once they are known to be within the principal's reach.
+ */
+export function adminContextFor(c: AppContext, principal: Principal): AdminContext {
+  const log = c.get("log");
+  return {
+    ...accessDeps(c),
+    principal,
+    noteTarget: ({ orgId, projectId }) => {
+      log.org_id = orgId;
+      if (projectId !== undefined) log.project_id = projectId;
+    },
   };
 }

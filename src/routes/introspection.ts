@@ -18,9 +18,10 @@ import { StsError } from "../errors";
 import { verifyOwnToken } from "../tokens/own-tokens";
 import { loadSigningKeys } from "../tokens/signing-keys";
 import { looksLikeStaticToken } from "../tokens/static-tokens";
-import { bearerToken, identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Credential } from "./access";
+import { identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Credential } from "../access/principal";
 import { readOAuthBody } from "./body";
-import { nowSeconds, type AppContext, type AppEnv } from "./context";
+import { bearerToken } from "./caller";
+import { accessDeps, nowSeconds, type AppContext, type AppEnv } from "./context";
 import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 
 // RFC 7662 §2.1 and RFC 7009 §2.1: `token`, and an optional hint we may ignore. Unknown
@@ -104,12 +105,13 @@ export const introspectionRoutes = new Hono<AppEnv>()
     await requireIntrospectionCaller(c);
     const { token } = await readParameters(c);
     if (token === undefined) throw new StsError("field_invalid", "token: is required");
-    const credential = await identifyCredential(c, token);
+    const deps = accessDeps(c);
+    const credential = await identifyCredential(deps, token);
     if (typeof credential === "string") {
       c.get("log").detail = credential;
       return c.json({ active: false });
     }
-    noteUse(c, credential);
+    noteUse(deps, credential);
     c.get("log").org_id = credential.orgId;
     c.get("log").project_id = credential.projectId;
     return c.json(await describeActive(c, credential));

@@ -12,12 +12,13 @@
  * A missing binding means no limit, and a binding that throws fails open: refusing
  * legitimate traffic because the limiter itself had a fault would be worse than serving
  * it. Keys are public identifiers only, never a credential or a token. This file does not
- * decide who a caller is (`access.ts` does) or what they may do; only "not this often".
+ * decide who a caller is (`access/` does) or what they may do; only "not this often".
  */
 import type { MiddlewareHandler } from "hono";
 import { StsError } from "../errors";
-import { credentialIdentity, identifyCaller } from "./access";
-import { clientNetwork } from "./client-network";
+import { clientNetwork } from "../access/client-network";
+import { credentialIdentity } from "../access/principal";
+import { identifyCaller } from "./caller";
 import type { AppContext, AppEnv } from "./context";
 
 export async function enforceLimit(limiter: RateLimit | undefined, key: string): Promise<void> {
@@ -31,7 +32,7 @@ export async function enforceLimit(limiter: RateLimit | undefined, key: string):
   if (!success) throw new StsError("rate_limited");
 }
 
-/** The budget key of the client network Cloudflare saw (see client-network.ts). */
+/** The budget key of the client network Cloudflare saw (see access/client-network.ts). */
 export function networkKey(c: AppContext): string {
   return `net:${clientNetwork(c.req.header("cf-connecting-ip"), c.req.header("cf-connecting-ipv6"))}`;
 }

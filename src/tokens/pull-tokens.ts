@@ -9,8 +9,8 @@
  * It names the credential it was made from (its parent) in `client_id`, and a job token
  * parent also by `parent_jti`, so that whoever checks its standing can require the parent
  * to be alive too: a pull token dies with its parent. This file signs and reads those
- * claims; who may ask for one is decided in `routes/access.ts`, the lifetime is capped by
- * the route, and the standing query lives in `db/revoked-tokens.ts`.
+ * claims; who may ask for one is decided in `access/reach.ts`, the lifetime is capped by
+ * `admin/pull-tokens.ts`, and the standing query lives in `db/revoked-tokens.ts`.
  */
 import { ID_PATTERN } from "../db/d1";
 import { scopesOf } from "./scopes";

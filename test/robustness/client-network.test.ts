@@ -3,7 +3,7 @@
  * or one IPv6 /64 is one key, and junk is one shared key, never a key of its own.
  */
 import { describe, expect, it } from "vitest";
-import { clientNetwork, UNKNOWN_NETWORK } from "../../src/routes/client-network";
+import { clientNetwork, UNKNOWN_NETWORK } from "../../src/access/client-network";
 
 describe("clientNetwork", () => {
   it.each([

@@ -9,6 +9,10 @@
  * `wrangler dev`), is the one network `unknown`: junk cannot mint budgets. It does not
  * decide whether a header can be trusted; on Cloudflare, `cf-connecting-ip` is set by the
  * edge and a client cannot supply it.
+ *
+ * It lives in access/ because it names the party a caller without a credential counts as
+ * (beside `credentialIdentity` for one with): every door that limits the unauthenticated,
+ * the admin API and the settings page's sign-in alike, keys their budget here.
  */
 
 /** Longer than any spelling of an address with a reasonable zone ID. */
