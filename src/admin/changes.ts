@@ -8,7 +8,6 @@
  * a token's plaintext or hash: a static token is named by its ID and description only.
  */
 import type { Organization, Project } from "../db/organizations";
-import type { TokenOwner } from "../db/static-tokens";
 import type { Membership, User } from "../db/users";
 import type { TrustRelationshipView } from "./trust-relationships";
 
@@ -21,9 +20,15 @@ export type AdminChange =
   | { action: "user.create"; userId: string; after: User }
   | { action: "member.add"; orgId: string; userId: string; after: Membership }
   | { action: "member.remove"; orgId: string; userId: string }
-  | { action: "static_token.create"; owner: TokenOwner; tokenId: string; description: string }
-  | { action: "static_token.delete"; owner: TokenOwner; tokenId: string }
+  | ({ action: "static_token.create"; tokenId: string; description: string } & TokenOwnerIds)
+  | ({ action: "static_token.delete"; tokenId: string } & TokenOwnerIds)
   | { action: "pull_token.create"; orgId: string; projectId: string; jti: string; expiresAt: number };
+
+/** Whose static token: an organization's, a project's (in its organization), or a user's own (in none). */
+export type TokenOwnerIds =
+  | { owner: "organization"; orgId: string }
+  | { owner: "project"; orgId: string; projectId: string }
+  | { owner: "user"; userId: string };
 
 /** A mutating verb's outcome: what the door renders, and what changed. */
 export interface Changed<T> {

@@ -5,19 +5,16 @@
  * Doors build this context (routes/ from a bearer credential, the settings page from its
  * session) and call the verbs in this folder; no verb reads a request or renders one.
  */
-import type { Principal } from "../access/principal";
-import type { ReachContext, Target } from "../access/reach";
+import type { ReachContext } from "../access/reach";
 import type { Config } from "../config";
 
+/** `db`, `principal` and the optional `noteTarget` come from the access module's `ReachContext`. */
 export interface AdminContext extends ReachContext {
-  db: D1Database;
   config: Config;
-  principal: Principal;
   /** Unix seconds: the time every write of the verb is stamped with. */
   now: number;
   /** Work after the response (Workers `waitUntil`), for writes the caller need not wait for. */
   waitUntil(promise: Promise<unknown>): void;
-  noteTarget?(target: Target): void;
 }
 
 /**

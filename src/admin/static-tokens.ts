@@ -13,7 +13,7 @@ import * as stored from "../db/static-tokens";
 import type { TokenOwner } from "../db/static-tokens";
 import { StsError } from "../errors";
 import { generateStaticToken, hashStaticToken, previewStaticToken } from "../tokens/static-tokens";
-import type { Changed } from "./changes";
+import type { Changed, TokenOwnerIds } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 
 /** Per owner (user, organization or project); enough for rotation, bounded against abuse. */
@@ -61,6 +61,17 @@ async function authorizeOwner(ctx: AdminContext, ref: OwnerRef, access: Access):
   }
 }
 
+function idsOf(owner: TokenOwner): TokenOwnerIds {
+  switch (owner.kind) {
+    case "organization":
+      return { owner: "organization", orgId: owner.orgId };
+    case "project":
+      return { owner: "project", orgId: owner.orgId, projectId: owner.projectId };
+    case "user":
+      return { owner: "user", userId: owner.userId };
+  }
+}
+
 /**
  * `POST …/tokens`. Nothing is written when TOKEN_HASH_SALT is missing: the check comes
  * before generating or storing anything.
@@ -81,7 +92,7 @@ export async function createStaticToken(ctx: AdminContext, ref: OwnerRef, input:
   if (!created) throw new StsError("limit_exceeded", `at most ${MAX_STATIC_TOKENS_PER_OWNER} tokens per owner; delete unused ones`);
   return {
     result: { id: created.id, token, preview: created.preview, description: created.description, created_at: created.created_at },
-    change: { action: "static_token.create", owner, tokenId: created.id, description: created.description },
+    change: { action: "static_token.create", tokenId: created.id, description: created.description, ...idsOf(owner) },
   };
 }
 
@@ -101,5 +112,5 @@ export async function listStaticTokens(ctx: AdminContext, ref: OwnerRef): Promis
 export async function deleteStaticToken(ctx: AdminContext, ref: OwnerRef, tokenId: string): Promise<Changed<null>> {
   const owner = await authorizeOwner(ctx, ref, "admin");
   if (!(await stored.deleteStaticToken(ctx.db, owner, pathId(ID_PATTERN.tok, tokenId)))) throw new StsError("not_found");
-  return { result: null, change: { action: "static_token.delete", owner, tokenId } };
+  return { result: null, change: { action: "static_token.delete", tokenId, ...idsOf(owner) } };
 }
