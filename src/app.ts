@@ -12,6 +12,7 @@ import { introspectionRoutes } from "./routes/introspection";
 import { adminRateLimit } from "./routes/rate-limit";
 import { tokenRoutes } from "./routes/token";
 import { wellKnownRoutes } from "./routes/well-known";
+import { settingsApp } from "./ui/settings";
 
 export const app = new Hono<AppEnv>();
 
@@ -54,6 +55,7 @@ app.route("/", wellKnownRoutes);
 app.route("/", adminRoutes);
 app.route("/", credentialRoutes);
 app.route("/", introspectionRoutes);
+app.route("/settings", settingsApp);
 
 app.notFound((c) => renderError(c, new StsError("route_not_found")));
 app.onError((error, c) => renderError(c, error));

@@ -50,6 +50,8 @@ export type Reason =
   | "limit_exceeded"
   | "route_not_found"
   | "rate_limited"
+  // The settings page: a state change that did not come from our own form
+  | "cross_site_request"
   // Upstream and configuration
   | "keys_unavailable"
   | "database_unavailable"
@@ -185,6 +187,12 @@ export function toWire(reason: Reason, detail?: string): WireError {
         error: "rate_limited",
         description: "too many requests; retry after the delay in Retry-After",
         retryAfter: RATE_LIMIT_RETRY_AFTER_SECONDS,
+      };
+    case "cross_site_request":
+      return {
+        status: 403,
+        error: "access_denied",
+        description: "cross-site request refused: reload the page and submit the form again",
       };
     case "keys_unavailable":
       return {

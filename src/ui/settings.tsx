@@ -1,0 +1,216 @@
+/**
+ * The settings page (`/settings`): server-rendered HTML over the same data as the admin
+ * API, for people who have never read the API. Mounted by `app.ts`; one log line per
+ * request comes from there, as for every route.
+ *
+ * HTTP only, like `routes/`: check the origin of every POST, resolve the session, read
+ * and check the form, call the domain, render. Refusals render as pages with the wire's
+ * status and error code (in `data-error`), never as JSON. What this file does not do:
+ * decide tenancy (see `reach.ts`, a stopgap) or keep any token.
+ */
+import { Hono, type Context } from "hono";
+import type { JSX } from "hono/jsx/jsx-runtime";
+import { ID_PATTERN } from "../db/d1";
+import { listProjects } from "../db/organizations";
+import { listStaticTokens } from "../db/static-tokens";
+import { listTrustRelationships } from "../db/trust-relationships";
+import { listMembers, listUserOrgIds } from "../db/users";
+import { StsError, toWire, type Reason } from "../errors";
+import { pathId } from "../routes/access";
+import type { AppContext, AppEnv } from "../routes/context";
+import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
+import { readableOrg, readableProject } from "./reach";
+import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
+import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut, type UiSession } from "./session";
+import { AccountPage } from "./views/account";
+import { ErrorPage } from "./views/error";
+import { OperatorHome, UserHome } from "./views/home";
+import { OrgPage } from "./views/org";
+import { ProjectPage } from "./views/project";
+import { SignInPage, type SignInError } from "./views/sign-in";
+
+/** The longest credential the admin API reads from a bearer header. */
+const MAX_TOKEN_LENGTH = 8192;
+
+/** The session of this request, resolved once by the middleware below. */
+const sessions = new WeakMap<Request, UiSession | null>();
+const sessionOf = (c: AppContext): UiSession | null => sessions.get(c.req.raw) ?? null;
+
+function render(c: Context, page: JSX.Element, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503 = 200) {
+  return c.html(Promise.resolve(page).then((html) => `<!DOCTYPE html>${html}`), status);
+}
+
+const toSignIn = (c: AppContext) => c.redirect("/settings/sign-in", 303);
+
+/** Writes a refusal to the request's log line, as `app.ts` does for the API. */
+function logRefusal(c: AppContext, error: StsError): void {
+  const log = c.get("log");
+  log.reason = error.reason;
+  if (error.logDetail) log.detail = error.logDetail;
+}
+
+/** What the sign-in page says for each way a sign-in can be refused. */
+const SIGN_IN_MESSAGES: Partial<Record<Reason, string>> = {
+  unauthenticated: "That token was not recognised. Check that you pasted all of it, and that it has not been deleted.",
+  insufficient_scope:
+    "Project, job and pull tokens cannot administer anything. Sign in with a user token, an organization token or the operator's ADMIN_TOKEN.",
+  field_invalid: "Paste a token into the field.",
+  rate_limited: "Too many sign-in attempts from your network. Wait a minute and try again.",
+};
+
+const ERROR_TITLES: Record<number, string> = {
+  400: "Bad request",
+  403: "Refused",
+  404: "Not found",
+  409: "Conflict",
+  413: "Too large",
+  415: "Bad request",
+  429: "Too many requests",
+  500: "Server error",
+  503: "Temporarily unavailable",
+};
+
+export const settingsApp = new Hono<AppEnv>();
+
+settingsApp.use("*", pageHeaders);
+
+settingsApp.get("/assets/:name", (c) => {
+  const asset = findAsset(c.req.param("name"));
+  if (!asset) throw new StsError("route_not_found");
+  return c.body(asset.body, 200, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
+});
+
+// Every page and form: POSTs from our own origin only, then the session, re-checked.
+settingsApp.use("*", async (c, next) => {
+  if (c.req.method === "POST") requireSameOrigin(c);
+  const session = await currentSession(c);
+  sessions.set(c.req.raw, session);
+  if (session) await limitSession(c, session.idHash);
+  await next();
+});
+
+settingsApp.get("/sign-in", async (c) => {
+  if (sessionOf(c)) return c.redirect("/settings", 303);
+  return render(c, <SignInPage csrf={await signInFormToken(c)} />);
+});
+
+settingsApp.post("/sign-in", async (c) => {
+  try {
+    await limitSignIn(c);
+    const form = await readForm(c);
+    await requireSignInFormToken(c, form.get("csrf"));
+    const token = (form.get("token") ?? "").trim();
+    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || /[^\x21-\x7e]/.test(token)) {
+      throw new StsError("field_invalid", "token: paste a token");
+    }
+    await signIn(c, token);
+    return c.redirect("/settings", 303);
+  } catch (error) {
+    const message = error instanceof StsError ? SIGN_IN_MESSAGES[error.reason] : undefined;
+    if (!(error instanceof StsError) || message === undefined) throw error;
+    logRefusal(c, error);
+    const wire = toWire(error.reason);
+    if (wire.retryAfter !== undefined) c.header("Retry-After", String(wire.retryAfter));
+    const failure: SignInError = { code: wire.error, message };
+    return render(c, <SignInPage csrf={await signInFormToken(c)} error={failure} />, wire.status);
+  }
+});
+
+settingsApp.post("/sign-out", async (c) => {
+  const session = sessionOf(c);
+  if (session) await requireSessionCsrf(session, (await readForm(c)).get("csrf"));
+  await signOut(c);
+  return toSignIn(c);
+});
+
+settingsApp.get("/", async (c) => {
+  const session = sessionOf(c);
+  if (!session) return toSignIn(c);
+  const principal = session.principal;
+  switch (principal.kind) {
+    case "operator":
+      return render(c, <OperatorHome session={session} />);
+    case "organization":
+      return c.redirect(`/settings/orgs/${principal.orgId}`, 303);
+    case "user": {
+      const db = c.env.DB;
+      const orgIds = await listUserOrgIds(db, principal.userId);
+      const orgs = [];
+      for (const id of orgIds) {
+        const { org, standing } = await readableOrg(db, principal, id);
+        if (standing === "admin" || standing === "member") orgs.push({ org, role: standing });
+      }
+      orgs.sort((a, b) => a.org.name.localeCompare(b.org.name));
+      return render(c, <UserHome session={session} orgs={orgs} />);
+    }
+    default:
+      return toSignIn(c);
+  }
+});
+
+// The operator's "open an organization by ID" form (GET: an ID is not a secret).
+settingsApp.get("/orgs", (c) => {
+  const session = sessionOf(c);
+  if (!session) return toSignIn(c);
+  const id = (c.req.query("org_id") ?? "").trim();
+  if (!ID_PATTERN.org.test(id)) {
+    c.get("log").reason = "not_found";
+    return render(c, <OperatorHome session={session} notFound />, 404);
+  }
+  return c.redirect(`/settings/orgs/${id}`, 303);
+});
+
+settingsApp.get("/orgs/:org_id", async (c) => {
+  const session = sessionOf(c);
+  if (!session) return toSignIn(c);
+  const db = c.env.DB;
+  const { org, standing } = await readableOrg(db, session.principal, pathId(ID_PATTERN.org, c.req.param("org_id")));
+  c.get("log").org_id = org.id;
+  const [projects, members, tokens] = await Promise.all([
+    listProjects(db, org.id),
+    listMembers(db, org.id),
+    listStaticTokens(db, { kind: "organization", orgId: org.id }),
+  ]);
+  return render(c, <OrgPage session={session} data={{ org, standing, projects, members, tokens }} />);
+});
+
+settingsApp.get("/projects/:project_id", async (c) => {
+  const session = sessionOf(c);
+  if (!session) return toSignIn(c);
+  const db = c.env.DB;
+  const { project, org } = await readableProject(db, session.principal, pathId(ID_PATTERN.prj, c.req.param("project_id")));
+  const log = c.get("log");
+  log.org_id = org.id;
+  log.project_id = project.id;
+  const [relationships, tokens] = await Promise.all([
+    listTrustRelationships(db, project.id),
+    listStaticTokens(db, { kind: "project", orgId: org.id, projectId: project.id }),
+  ]);
+  return render(c, <ProjectPage session={session} data={{ org, project, relationships, tokens }} />);
+});
+
+settingsApp.get("/account", async (c) => {
+  const session = sessionOf(c);
+  if (!session) return toSignIn(c);
+  const principal = session.principal;
+  const tokens = principal.kind === "user" ? await listStaticTokens(c.env.DB, { kind: "user", userId: principal.userId }) : null;
+  return render(c, <AccountPage session={session} tokens={tokens} />);
+});
+
+settingsApp.all("*", () => {
+  throw new StsError("route_not_found");
+});
+
+settingsApp.onError((error, c) => {
+  const reason: Reason = error instanceof StsError ? error.reason : "internal";
+  const log = c.get("log");
+  if (error instanceof StsError) logRefusal(c, error);
+  else {
+    log.reason = reason;
+    log.detail = error instanceof Error ? error.name : "non-error thrown";
+  }
+  const wire = toWire(reason, error instanceof StsError ? error.detail : undefined);
+  if (wire.retryAfter !== undefined) c.header("Retry-After", String(wire.retryAfter));
+  const title = ERROR_TITLES[wire.status] ?? "Error";
+  return render(c, <ErrorPage session={sessionOf(c)} title={title} code={wire.error} message={wire.description} />, wire.status);
+});
