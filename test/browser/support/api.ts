@@ -1,0 +1,56 @@
+/**
+ * The admin API and the exchange, called from Node as an operator, an org admin or a CI
+ * job would, to seed what the browser tests look at.
+ */
+import { expect } from "vitest";
+import { githubClaims } from "../../support/ci-claims.mjs";
+import type { RunningWorker } from "./worker.js";
+
+export function apiOf(worker: RunningWorker) {
+  async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token = worker.secrets.ADMIN_TOKEN): Promise<T> {
+    const response = await fetch(`${worker.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    expect(response.ok, `${method} ${path} -> ${response.status} ${text}`).toBe(true);
+    return (text === "" ? {} : JSON.parse(text)) as T;
+  }
+  type Created = { id: string };
+  type Token = { id: string; token: string };
+  return {
+    call,
+    org: (name: string) => call<Created>("POST", "/v1/orgs", { name }),
+    project: (orgId: string, name: string) => call<Created>("POST", `/v1/orgs/${orgId}/projects`, { name }),
+    user: (name: string) => call<Created>("POST", "/v1/users", { name, email: `${crypto.randomUUID()}@example.com` }),
+    member: (orgId: string, userId: string, role: "admin" | "member") => call("POST", `/v1/orgs/${orgId}/members`, { user_id: userId, role }),
+    token: (path: string, description = "") => call<Token>("POST", path, { description }),
+    deleteToken: (path: string) => call("DELETE", path),
+    /** A real job token: a GitHub relationship, an ID token from the stand-in issuer, POST /token. */
+    async jobToken(projectId: string): Promise<string> {
+      const issuer = `${worker.issuerOrigin}/github`;
+      const owner = `acme-${crypto.randomUUID().slice(0, 8)}`;
+      await call("POST", `/v1/projects/${projectId}/trust-relationships`, { provider: "github", owner, repository: "widgets" });
+      const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ issuer, claims: githubClaims(worker.url, { owner, repository: "widgets" }, { iss: issuer }) }),
+      });
+      const { token: idToken } = (await signed.json()) as { token: string };
+      const exchanged = await fetch(`${worker.url}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+          subject_token: idToken,
+          subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+          audience: projectId,
+        }),
+      });
+      const body = (await exchanged.json()) as { access_token?: string };
+      expect(exchanged.status, JSON.stringify(body)).toBe(200);
+      return body.access_token!;
+    },
+  };
+}
