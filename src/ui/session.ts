@@ -164,6 +164,9 @@ export async function signIn(c: AppContext, presented: string): Promise<void> {
     credentialId = credential.tokenId;
     secret = config.tokenHashSalt!;
   }
+  // Signing in again (another tab, another credential) replaces the session this browser had.
+  const previous = sessionIdOf(c);
+  if (previous !== undefined) await deleteUiSession(c.env.DB, await sha256Hex(previous));
   const id = newSecret();
   const now = nowSeconds();
   await createUiSession(c.env.DB, {

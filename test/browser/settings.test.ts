@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { apiOf } from "./support/api.js";
-import { expectNoSeriousAxeViolations, launchBrowser, screenshots, type LaunchedBrowser } from "./support/browser.js";
+import { checkAndScreenshot, launchBrowser, type LaunchedBrowser } from "./support/browser.js";
 import { freePort, startWorker, type RunningWorker } from "./support/worker.js";
 
 let worker: RunningWorker;
@@ -227,6 +227,7 @@ describe("cross-site requests", () => {
   });
 
   afterAll(async () => {
+    attacker?.closeAllConnections();
     await new Promise((resolve) => attacker?.close(resolve));
   });
 
@@ -326,11 +327,9 @@ describe("quality a person notices", () => {
     });
 
     await page.goto(at("/settings/sign-in"));
-    await expectNoSeriousAxeViolations(page, "sign-in");
-    await screenshots(page, "sign-in");
+    await checkAndScreenshot(page, "sign-in");
     await signIn("sts_usr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000");
-    await expectNoSeriousAxeViolations(page, "sign-in refused");
-    await screenshots(page, "sign-in-refused");
+    await checkAndScreenshot(page, "sign-in-refused");
 
     await signIn(token.token);
     const pages: [string, string][] = [
@@ -342,13 +341,11 @@ describe("quality a person notices", () => {
     ];
     for (const [path, name] of pages) {
       await page.goto(at(path));
-      await expectNoSeriousAxeViolations(page, name);
-      await screenshots(page, name);
+      await checkAndScreenshot(page, name);
     }
     await browser.context.clearCookies();
     await signIn(worker.secrets.ADMIN_TOKEN);
-    await expectNoSeriousAxeViolations(page, "operator home");
-    await screenshots(page, "home-operator");
+    await checkAndScreenshot(page, "home-operator");
     await rememberCookies();
   });
 

@@ -255,3 +255,15 @@ describe("refusal pages", () => {
     await expectPageError(await browser.fetch("/settings/account", { method: "DELETE" }), 404, "not_found");
   });
 });
+
+describe("the operator's organization lookup", () => {
+  it("opens an organization by ID, and answers 404 on the page for something that is not one", async () => {
+    const orgId = await createOrg("looked up");
+    const browser = await new UiBrowser().signedIn(env.ADMIN_TOKEN);
+    const found = await browser.get(`/settings/orgs?org_id=${orgId}`);
+    expect(found.status).toBe(303);
+    expect(found.headers.get("location")).toBe(`/settings/orgs/${orgId}`);
+    expect(await (await browser.get(`/settings/orgs/${orgId}`)).text()).toContain("looked up");
+    await expectPageError(await browser.get("/settings/orgs?org_id=%3Cscript%3E"), 404, "not_found");
+  });
+});

@@ -119,6 +119,21 @@ describe("signing in", () => {
 });
 
 describe("ending a session", () => {
+  it("replaces the browser's session when it signs in again, leaving no orphaned row", async () => {
+    // Two sign-in forms loaded before either was used (the sign-in cookie goes at sign-in).
+    const browser = new UiBrowser();
+    const csrf = await browser.csrfOf("/settings/sign-in");
+    const signInCookie = browser.cookies.get("__Host-sts_signin")!;
+    expect((await browser.post("/settings/sign-in", { csrf, token: env.ADMIN_TOKEN })).status).toBe(303);
+    const first = browser.session!;
+    const { token } = await userWithToken();
+    browser.cookies.set("__Host-sts_signin", signInCookie);
+    expect((await browser.post("/settings/sign-in", { csrf, token: token.token })).status).toBe(303);
+    expect(browser.session).not.toBe(first);
+    expect(await env.DB.prepare("SELECT 1 FROM ui_sessions WHERE id_hash = ?").bind(await sha256Hex(first)).first()).toBeNull();
+    expect(await (await browser.get("/settings/account")).text()).toContain(token.id);
+  });
+
   it("signs out: deletes the session row and the cookie, and the old cookie no longer works", async () => {
     const browser = await new UiBrowser().signedIn(env.ADMIN_TOKEN);
     const cookie = browser.session!;

@@ -96,6 +96,8 @@ caption { text-align: left; color: var(--muted); padding-bottom: 0.5rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.5rem 0.75rem 0.5rem 0; border-bottom: 1px solid var(--border); }
 th { font-weight: 600; white-space: nowrap; }
 td { overflow-wrap: anywhere; }
+td code, td time { white-space: nowrap; overflow-wrap: normal; }
+.table-wrap:focus-visible { outline-offset: 4px; }
 ul.plain { list-style: none; margin: 0; padding: 0; }
 ul.plain li { padding: 0.5rem 0; border-bottom: 1px solid var(--border); }
 ul.plain li:last-child { border-bottom: 0; }

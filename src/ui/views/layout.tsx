@@ -153,6 +153,18 @@ export function Copyable({ id, value, label }: { id: string; value: string; labe
   );
 }
 
+/**
+ * A table that may scroll sideways on a narrow screen: a labelled region that takes focus,
+ * so keyboard users can scroll it too (WCAG 2.1.1).
+ */
+export function TableWrap({ label, children }: { label: string; children?: Child }) {
+  return (
+    <div class="table-wrap" role="region" aria-label={label} tabindex={0}>
+      {children}
+    </div>
+  );
+}
+
 /** An alert with a stable machine-readable code (`data-error`), for people and tests alike. */
 export function Alert({ code, children }: { code: string; children?: Child }) {
   return (

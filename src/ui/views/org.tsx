@@ -7,7 +7,7 @@ import type { StaticTokenListing } from "../../db/static-tokens";
 import type { Membership } from "../../db/users";
 import type { Standing } from "../reach";
 import type { UiSession } from "../session";
-import { Copyable, Page, Time } from "./layout";
+import { Copyable, Page, TableWrap, Time } from "./layout";
 import { TokenTable } from "./tokens";
 
 export interface OrgPageData {
@@ -42,7 +42,7 @@ export function OrgPage({ session, data }: { session: UiSession; data: OrgPageDa
         {projects.length === 0 ? (
           <p class="empty">No projects yet.</p>
         ) : (
-          <div class="table-wrap">
+          <TableWrap label="Projects">
             <table>
               <caption class="visually-hidden">Projects of this organization</caption>
               <thead>
@@ -68,7 +68,7 @@ export function OrgPage({ session, data }: { session: UiSession; data: OrgPageDa
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
       </section>
       <section class="card" aria-labelledby="members-heading">
@@ -76,7 +76,7 @@ export function OrgPage({ session, data }: { session: UiSession; data: OrgPageDa
         {members.length === 0 ? (
           <p class="empty">No members yet.</p>
         ) : (
-          <div class="table-wrap">
+          <TableWrap label="Members">
             <table>
               <caption class="visually-hidden">Members of this organization</caption>
               <thead>
@@ -100,7 +100,7 @@ export function OrgPage({ session, data }: { session: UiSession; data: OrgPageDa
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
       </section>
       <section class="card" aria-labelledby="tokens-heading">

@@ -3,12 +3,12 @@
  * used. It never sees a token's plaintext or hash (the listing selects neither).
  */
 import type { StaticTokenListing } from "../../db/static-tokens";
-import { Time } from "./layout";
+import { TableWrap, Time } from "./layout";
 
 export function TokenTable({ tokens, caption, emptyText }: { tokens: StaticTokenListing[]; caption: string; emptyText: string }) {
   if (tokens.length === 0) return <p class="empty">{emptyText}</p>;
   return (
-    <div class="table-wrap">
+    <TableWrap label={caption}>
       <table>
         <caption class="visually-hidden">{caption}</caption>
         <thead>
@@ -36,6 +36,6 @@ export function TokenTable({ tokens, caption, emptyText }: { tokens: StaticToken
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }

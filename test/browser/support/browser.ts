@@ -73,12 +73,17 @@ export async function expectNoSeriousAxeViolations(page: Page, what: string): Pr
   expect(serious, `${what}: ${JSON.stringify(serious, null, 2)}`).toEqual([]);
 }
 
-/** A full-page screenshot at desktop and phone widths, kept under test-artifacts/browser/. */
-export async function screenshots(page: Page, name: string): Promise<void> {
+/**
+ * The page as a person sees it at desktop and phone widths: axe-core finds nothing serious
+ * at either (tables scroll on a phone, which axe judges too), and a full-page screenshot
+ * of each is kept under test-artifacts/browser/<name>-<desktop|phone>.png.
+ */
+export async function checkAndScreenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const before = page.viewportSize() ?? DESKTOP;
   for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
     await page.setViewportSize(size);
+    await expectNoSeriousAxeViolations(page, `${name} (${label})`);
     await page.screenshot({ path: join(ARTIFACTS, `${name}-${label}.png`), fullPage: true });
   }
   await page.setViewportSize(before);
