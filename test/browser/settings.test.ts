@@ -215,10 +215,11 @@ describe("cross-site requests", () => {
       const requested = new URL(req.url ?? "/", attackerOrigin);
       const target = requested.pathname === "/sign-in" ? "/settings/sign-in" : "/settings/sign-out";
       const token = requested.searchParams.get("token") ?? "";
+      const csrf = requested.searchParams.get("csrf") ?? "guessed";
       res.writeHead(200, { "content-type": "text/html" });
       res.end(`<!doctype html><title>cute cats</title>
         <form method="post" action="${worker.url}${target}">
-          <input type="hidden" name="csrf" value="guessed">
+          <input type="hidden" name="csrf" value="${csrf}">
           <input type="hidden" name="token" value="${token}">
           <button>See the cats</button>
         </form>`);
@@ -242,13 +243,29 @@ describe("cross-site requests", () => {
     expect(await page.locator("h1").textContent()).toBe("Operator");
   });
 
+  it("refuses a cross-origin sign-out even when it carries the victim's real CSRF token (the origin check alone)", async () => {
+    // 127.0.0.1 on another port is same-site, so the SameSite=Strict cookie is sent: only
+    // the origin check stands between this post and the session.
+    await signIn(worker.secrets.ADMIN_TOKEN);
+    const csrf = await page.locator('form[action="/settings/sign-out"] input[name="csrf"]').inputValue();
+    handled.add(csrf);
+    await page.goto(`${attackerOrigin}/sign-out?csrf=${encodeURIComponent(csrf)}`);
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at("/settings/sign-out")), page.getByRole("button").click()]);
+    expect(response.status()).toBe(403);
+    expect(await errorCode()).toBe("access_denied");
+    await page.goto(at("/settings"));
+    expect(await page.locator("h1").textContent()).toBe("Operator");
+  });
+
   it("refuses a form posted from another origin to sign the victim in with the attacker's token (login CSRF), writing nothing", async () => {
     const org = await api.org("Attacker Corp");
     const token = await api.token(`/v1/orgs/${org.id}/tokens`);
     handled.add(token.token);
-    // The victim has a sign-in page open, so the pre-session cookie exists.
+    // The victim has a sign-in page open, so the pre-session cookie exists; the attacker
+    // even has that form's token, leaving the origin check as the only defence.
     await page.goto(at("/settings/sign-in"));
-    await page.goto(`${attackerOrigin}/sign-in?token=${encodeURIComponent(token.token)}`);
+    const csrf = await page.locator('input[name="csrf"]').inputValue();
+    await page.goto(`${attackerOrigin}/sign-in?token=${encodeURIComponent(token.token)}&csrf=${encodeURIComponent(csrf)}`);
     const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at("/settings/sign-in")), page.getByRole("button").click()]);
     expect(response.status()).toBe(403);
     expect((await browser.context.cookies()).map((c) => c.name)).not.toContain("__Host-sts_session");
