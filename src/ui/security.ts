@@ -11,7 +11,8 @@ import type { MiddlewareHandler } from "hono";
 import { StsError } from "../errors";
 import { readCappedText } from "../read-capped";
 import type { AppContext } from "../routes/context";
-import { clientIp, enforceLimit } from "../routes/rate-limit";
+import { credentialIdentity, type Principal } from "../routes/access";
+import { limitCaller } from "../routes/rate-limit";
 
 /**
  * No inline script or style, nothing from elsewhere, no plugins, no <base>, forms only to
@@ -89,13 +90,15 @@ export async function readForm(c: AppContext): Promise<Map<string, string>> {
 }
 
 /**
- * The admin budget (`ADMIN_LIMITER`) applies to the page as to the API: sign-in attempts
- * per client address, signed-in requests per session (a digest, never the cookie).
+ * The admin API's budgets (`ADMIN_LIMITER`) apply to the page as they are: a sign-in
+ * attempt has not authenticated yet, so it counts against its client network, like a
+ * request with an unknown bearer token; a signed-in request counts against its
+ * credential's identity, the same budget that credential spends on `/v1`.
  */
 export function limitSignIn(c: AppContext): Promise<void> {
-  return enforceLimit(c.env.ADMIN_LIMITER, `ui-sign-in:${clientIp(c)}`);
+  return limitCaller(c, undefined);
 }
 
-export function limitSession(c: AppContext, idHash: string): Promise<void> {
-  return enforceLimit(c.env.ADMIN_LIMITER, `ui-session:${idHash.slice(0, 32)}`);
+export function limitSession(c: AppContext, principal: Principal): Promise<void> {
+  return limitCaller(c, credentialIdentity(principal));
 }

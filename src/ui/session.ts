@@ -17,7 +17,7 @@
 import { getCookie } from "hono/cookie";
 import { createUiSession, deleteUiSession, findUiSession, type StoredUiSession, type UiSessionKind } from "../db/ui-sessions";
 import { StsError } from "../errors";
-import { identifyCredential, secretsEqual, type Principal } from "../routes/access";
+import { identifyCredential, noteUse, secretsEqual, type Principal } from "../routes/access";
 import { nowSeconds, type AppContext } from "../routes/context";
 import { TOKEN_KINDS } from "../tokens/scopes";
 
@@ -42,8 +42,6 @@ export interface UiSession {
   /** Who is signed in, for the header: kind and public identifiers only, never a token. */
   who: Who;
   expiresAt: number;
-  /** For the rate limiter's key and sign-out; SHA-256 of the cookie, never the cookie. */
-  idHash: string;
 }
 
 export type Who =
@@ -159,6 +157,7 @@ export async function signIn(c: AppContext, presented: string): Promise<void> {
     if (credential.kind !== "user" && credential.kind !== "organization") {
       throw new StsError("insufficient_scope", undefined, `sign-in refused for a ${credential.kind} token`);
     }
+    noteUse(c, credential);
     // identifyCredential recognised a static token, so the salt is configured.
     kind = credential.kind;
     credentialId = credential.tokenId;
@@ -205,7 +204,7 @@ export async function currentSession(c: AppContext): Promise<UiSession | null> {
     return null;
   }
   c.get("log").principal = stored.credentialId === null ? "operator" : `${stored.kind}:${stored.credentialId}`;
-  return { ...resolved, csrf: await csrfTokenFor(id), expiresAt: stored.expiresAt, idHash };
+  return { ...resolved, csrf: await csrfTokenFor(id), expiresAt: stored.expiresAt };
 }
 
 async function resolveStored(c: AppContext, stored: StoredUiSession): Promise<Pick<UiSession, "principal" | "who"> | null> {

@@ -85,7 +85,7 @@ settingsApp.use("*", async (c, next) => {
   if (c.req.method === "POST") requireSameOrigin(c);
   const session = await currentSession(c);
   sessions.set(c.req.raw, session);
-  if (session) await limitSession(c, session.idHash);
+  if (session) await limitSession(c, session.principal);
   await next();
 });
 

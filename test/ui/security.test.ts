@@ -144,7 +144,7 @@ describe("cross-site requests", () => {
 });
 
 describe("rate limit", () => {
-  it("answers 429 with Retry-After on the sign-in page when the client's budget is spent, keyed by address, never by token", async () => {
+  it("answers 429 with Retry-After on the sign-in page when the client network's budget is spent, never keyed by the token", async () => {
     const limiter = fakeLimiter(() => false);
     const browser = new UiBrowser({ ADMIN_LIMITER: limiter });
     const csrf = await browser.csrfOf("/settings/sign-in");
@@ -153,18 +153,21 @@ describe("rate limit", () => {
     const html = await expectPageError(response, 429, "rate_limited");
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(html).toContain("Too many sign-in attempts");
-    expect(limiter.keys).toEqual(["ui-sign-in:203.0.113.9"]);
+    expect(limiter.keys).toEqual(["net:203.0.113.9"]);
     expect((await sessionRows()).length).toBe(before);
   });
 
-  it("counts signed-in requests against the session's budget, by a digest of the session", async () => {
-    const browser = await new UiBrowser().signedIn(env.ADMIN_TOKEN);
+  it("counts signed-in requests against the credential's own budget, the one it spends on /v1", async () => {
+    const orgId = await createOrg();
+    const token = await createStaticToken(`/v1/orgs/${orgId}/tokens`);
+    const browser = await new UiBrowser().signedIn(token.token);
     const limiter = fakeLimiter(() => false);
     const limited = browser.withEnv({ ADMIN_LIMITER: limiter });
-    await expectPageError(await limited.get("/settings"), 429, "rate_limited");
-    expect(limiter.keys).toHaveLength(1);
-    expect(limiter.keys[0]).toMatch(/^ui-session:[0-9a-f]{32}$/);
-    expect(limiter.keys[0]).not.toContain(browser.session!);
+    await expectPageError(await limited.get(`/settings/orgs/${orgId}`), 429, "rate_limited");
+    expect(limiter.keys).toEqual([`cred:${token.id}`]);
+    const operator = (await new UiBrowser().signedIn(env.ADMIN_TOKEN)).withEnv({ ADMIN_LIMITER: limiter });
+    await expectPageError(await operator.get("/settings"), 429, "rate_limited");
+    expect(limiter.keys.at(-1)).toBe("cred:operator");
   });
 });
 

@@ -54,6 +54,13 @@ describe("signing in", () => {
     expect(stored).not.toContain(env.TOKEN_HASH_SALT);
   });
 
+  it("counts signing in as a use of the token: its last-used time is set", async () => {
+    const { userId, token } = await userWithToken();
+    await new UiBrowser().signedIn(token.token);
+    const listed = (await (await admin("GET", `/v1/users/${userId}/tokens`)).json()) as { tokens: { id: string; last_used_at: number | null }[] };
+    expect(listed.tokens.find((t) => t.id === token.id)!.last_used_at).toEqual(expect.any(Number));
+  });
+
   it("shows a user the organizations they belong to, by name and role", async () => {
     const { orgId, token } = await userWithToken("Widgets Inc");
     const browser = await new UiBrowser().signedIn(token.token);
