@@ -11,7 +11,7 @@ import type { MiddlewareHandler } from "hono";
 import { StsError } from "../errors";
 import { readCappedText } from "../read-capped";
 import type { AppContext } from "../routes/context";
-import { credentialIdentity, type Principal } from "../routes/access";
+import { credentialIdentity, type Principal } from "../access/principal";
 import { limitCaller } from "../routes/rate-limit";
 
 /**

@@ -10,15 +10,15 @@
  * (absolute, not sliding: a stolen cookie is worth at most a working day, and requests
  * write nothing).
  *
- * The pasted token is identified by the admin API's own check (`routes/access.ts`), so the
- * page accepts exactly the credentials the API accepts. What a principal may see or change
- * is not decided here.
+ * The pasted token is identified by the access module every door uses
+ * (`access/principal.ts`), so the page accepts exactly the credentials the API accepts.
+ * What a principal may see or change is not decided here (`access/reach.ts` does).
  */
 import { getCookie } from "hono/cookie";
 import { createUiSession, deleteUiSession, findUiSession, type StoredUiSession, type UiSessionKind } from "../db/ui-sessions";
 import { StsError } from "../errors";
-import { identifyCredential, noteUse, secretsEqual, type Principal } from "../routes/access";
-import { nowSeconds, type AppContext } from "../routes/context";
+import { describePrincipal, identifyPrincipal, noteUse, type Principal } from "../access/principal";
+import { accessDeps, nowSeconds, type AppContext } from "../routes/context";
 import { TOKEN_KINDS } from "../tokens/scopes";
 
 export const SESSION_COOKIE = "__Host-sts_session";
@@ -144,24 +144,24 @@ export async function requireSessionCsrf(session: UiSession, presented: string |
  */
 export async function signIn(c: AppContext, presented: string): Promise<void> {
   const config = c.get("config");
+  const deps = accessDeps(c);
+  const principal = await identifyPrincipal(deps, presented);
+  if (typeof principal === "string") throw new StsError("unauthenticated", undefined, principal);
   let kind: UiSessionKind;
   let credentialId: string | null;
   let secret: string;
-  if (config.adminToken !== undefined && (await secretsEqual(presented, config.adminToken))) {
+  if (principal.kind === "operator") {
     kind = "operator";
     credentialId = null;
-    secret = config.adminToken;
-  } else {
-    const credential = await identifyCredential(c, presented);
-    if (typeof credential === "string") throw new StsError("unauthenticated", undefined, credential);
-    if (credential.kind !== "user" && credential.kind !== "organization") {
-      throw new StsError("insufficient_scope", undefined, `sign-in refused for a ${credential.kind} token`);
-    }
-    noteUse(c, credential);
-    // identifyCredential recognised a static token, so the salt is configured.
-    kind = credential.kind;
-    credentialId = credential.tokenId;
+    secret = config.adminToken!;
+  } else if (principal.kind === "user" || principal.kind === "organization") {
+    noteUse(deps, principal);
+    kind = principal.kind;
+    credentialId = principal.tokenId;
+    // A static token was recognised, so the salt is configured.
     secret = config.tokenHashSalt!;
+  } else {
+    throw new StsError("insufficient_scope", undefined, `sign-in refused for a ${principal.kind} token`);
   }
   // Signing in again (another tab, another credential) replaces the session this browser had.
   const previous = sessionIdOf(c);
@@ -176,7 +176,7 @@ export async function signIn(c: AppContext, presented: string): Promise<void> {
     createdAt: now,
     expiresAt: now + SESSION_TTL_SECONDS,
   });
-  c.get("log").principal = credentialId === null ? "operator" : `${kind}:${credentialId}`;
+  c.get("log").principal = describePrincipal(principal);
   c.header("Set-Cookie", cookie(SESSION_COOKIE, id, SESSION_TTL_SECONDS), { append: true });
   c.header("Set-Cookie", cookie(SIGN_IN_COOKIE, "", 0), { append: true });
 }
@@ -203,7 +203,7 @@ export async function currentSession(c: AppContext): Promise<UiSession | null> {
     await deleteUiSession(c.env.DB, idHash);
     return null;
   }
-  c.get("log").principal = stored.credentialId === null ? "operator" : `${stored.kind}:${stored.credentialId}`;
+  c.get("log").principal = describePrincipal(resolved.principal);
   return { ...resolved, csrf: await csrfTokenFor(id), expiresAt: stored.expiresAt };
 }
 

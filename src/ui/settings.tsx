@@ -4,22 +4,23 @@
  * request comes from there, as for every route.
  *
  * HTTP only, like `routes/`: check the origin of every POST, resolve the session, read
- * and check the form, call the domain, render. Refusals render as pages with the wire's
- * status and error code (in `data-error`), never as JSON. What this file does not do:
- * decide tenancy (see `reach.ts`, a stopgap) or keep any token.
+ * and check the form, call the same admin verbs as the API (`admin/`) with the session's
+ * principal, render. Refusals render as pages with the wire's status and error code (in
+ * `data-error`), never as JSON. What this file does not do: decide who may touch what
+ * (`access/reach.ts`, through the verbs) or keep any token.
  */
 import { Hono, type Context } from "hono";
 import type { JSX } from "hono/jsx/jsx-runtime";
+import { getOrganization } from "../admin/organizations";
+import { getProject, listProjects } from "../admin/projects";
+import { listStaticTokens } from "../admin/static-tokens";
+import { listTrustRelationships } from "../admin/trust-relationships";
+import { listMembers } from "../admin/users";
 import { ID_PATTERN } from "../db/d1";
-import { listProjects } from "../db/organizations";
-import { listStaticTokens } from "../db/static-tokens";
-import { listTrustRelationships } from "../db/trust-relationships";
-import { listMembers, listUserOrgIds } from "../db/users";
+import { listUserOrgIds } from "../db/users";
 import { StsError, toWire, type Reason } from "../errors";
-import { pathId } from "../routes/access";
-import type { AppContext, AppEnv } from "../routes/context";
+import { adminContextFor, type AppContext, type AppEnv } from "../routes/context";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
-import { readableOrg, readableProject } from "./reach";
 import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
 import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut, type UiSession } from "./session";
 import { AccountPage } from "./views/account";
@@ -133,12 +134,14 @@ settingsApp.get("/", async (c) => {
     case "organization":
       return c.redirect(`/settings/orgs/${principal.orgId}`, 303);
     case "user": {
-      const db = c.env.DB;
-      const orgIds = await listUserOrgIds(db, principal.userId);
+      // No verb lists a user's organizations (the API has no such route): the memberships
+      // are read as stored, then each organization through the verb that authorizes it.
+      const ctx = adminContextFor(c, principal);
       const orgs = [];
-      for (const id of orgIds) {
-        const { org, standing } = await readableOrg(db, principal, id);
-        if (standing === "admin" || standing === "member") orgs.push({ org, role: standing });
+      for (const id of await listUserOrgIds(c.env.DB, principal.userId)) {
+        const [org, members] = await Promise.all([getOrganization(ctx, id), listMembers(ctx, id)]);
+        const role = members.find((m) => m.user_id === principal.userId)?.role;
+        if (role) orgs.push({ org, role });
       }
       orgs.sort((a, b) => a.org.name.localeCompare(b.org.name));
       return render(c, <UserHome session={session} orgs={orgs} />);
@@ -163,28 +166,33 @@ settingsApp.get("/orgs", (c) => {
 settingsApp.get("/orgs/:org_id", async (c) => {
   const session = sessionOf(c);
   if (!session) return toSignIn(c);
-  const db = c.env.DB;
-  const { org, standing } = await readableOrg(db, session.principal, pathId(ID_PATTERN.org, c.req.param("org_id")));
-  c.get("log").org_id = org.id;
+  const ctx = adminContextFor(c, session.principal);
+  const orgId = c.req.param("org_id");
+  const org = await getOrganization(ctx, orgId);
   const [projects, members, tokens] = await Promise.all([
-    listProjects(db, org.id),
-    listMembers(db, org.id),
-    listStaticTokens(db, { kind: "organization", orgId: org.id }),
+    listProjects(ctx, org.id),
+    listMembers(ctx, org.id),
+    listStaticTokens(ctx, { kind: "organization", orgId: org.id }),
   ]);
+  const principal = session.principal;
+  const standing =
+    principal.kind === "operator"
+      ? "operator"
+      : principal.kind === "organization"
+        ? "organization token"
+        : (members.find((m) => m.user_id === principal.userId)?.role ?? "member");
   return render(c, <OrgPage session={session} data={{ org, standing, projects, members, tokens }} />);
 });
 
 settingsApp.get("/projects/:project_id", async (c) => {
   const session = sessionOf(c);
   if (!session) return toSignIn(c);
-  const db = c.env.DB;
-  const { project, org } = await readableProject(db, session.principal, pathId(ID_PATTERN.prj, c.req.param("project_id")));
-  const log = c.get("log");
-  log.org_id = org.id;
-  log.project_id = project.id;
-  const [relationships, tokens] = await Promise.all([
-    listTrustRelationships(db, project.id),
-    listStaticTokens(db, { kind: "project", orgId: org.id, projectId: project.id }),
+  const ctx = adminContextFor(c, session.principal);
+  const project = await getProject(ctx, c.req.param("project_id"));
+  const [org, relationships, tokens] = await Promise.all([
+    getOrganization(ctx, project.org_id),
+    listTrustRelationships(ctx, project.id),
+    listStaticTokens(ctx, { kind: "project", projectId: project.id }),
   ]);
   return render(c, <ProjectPage session={session} data={{ org, project, relationships, tokens }} />);
 });
@@ -193,7 +201,8 @@ settingsApp.get("/account", async (c) => {
   const session = sessionOf(c);
   if (!session) return toSignIn(c);
   const principal = session.principal;
-  const tokens = principal.kind === "user" ? await listStaticTokens(c.env.DB, { kind: "user", userId: principal.userId }) : null;
+  const tokens =
+    principal.kind === "user" ? await listStaticTokens(adminContextFor(c, principal), { kind: "user", userId: principal.userId }) : null;
   return render(c, <AccountPage session={session} tokens={tokens} />);
 });
 

@@ -2,12 +2,12 @@
  * The account page: who the session belongs to and, for a user, their user tokens. An
  * organization token or the operator has no account; the page says what they signed in with.
  */
-import type { StaticTokenListing } from "../../db/static-tokens";
+import type { StaticTokenView } from "../../admin/static-tokens";
 import type { UiSession } from "../session";
 import { Copyable, Page, Time } from "./layout";
 import { TokenTable } from "./tokens";
 
-export function AccountPage({ session, tokens }: { session: UiSession; tokens: StaticTokenListing[] | null }) {
+export function AccountPage({ session, tokens }: { session: UiSession; tokens: StaticTokenView[] | null }) {
   const who = session.who;
   return (
     <Page title="Account" session={session} section="account">

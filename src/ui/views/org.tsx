@@ -3,19 +3,21 @@
  * signed-in principal may read them.
  */
 import type { Organization, Project } from "../../db/organizations";
-import type { StaticTokenListing } from "../../db/static-tokens";
+import type { StaticTokenView } from "../../admin/static-tokens";
 import type { Membership } from "../../db/users";
-import type { Standing } from "../reach";
 import type { UiSession } from "../session";
 import { Copyable, Page, TableWrap, Time } from "./layout";
 import { TokenTable } from "./tokens";
+
+/** How the signed-in principal relates to the organization. */
+export type Standing = "operator" | "organization token" | "admin" | "member";
 
 export interface OrgPageData {
   org: Organization;
   standing: Standing;
   projects: Project[];
   members: Membership[];
-  tokens: StaticTokenListing[];
+  tokens: StaticTokenView[];
 }
 
 export function OrgPage({ session, data }: { session: UiSession; data: OrgPageData }) {

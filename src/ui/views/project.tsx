@@ -3,9 +3,9 @@
  * as `audience`), its trust relationships with their pinned IDs and conditions, and its
  * project tokens. Every value shown here was typed by someone and is rendered as text.
  */
+import type { StaticTokenView } from "../../admin/static-tokens";
+import type { TrustRelationshipView } from "../../admin/trust-relationships";
 import type { Organization, Project } from "../../db/organizations";
-import type { StaticTokenListing } from "../../db/static-tokens";
-import type { StoredTrustRelationship } from "../../db/trust-relationships";
 import type { UiSession } from "../session";
 import { Copyable, Page, Time } from "./layout";
 import { TokenTable } from "./tokens";
@@ -13,8 +13,8 @@ import { TokenTable } from "./tokens";
 export interface ProjectPageData {
   org: Organization;
   project: Project;
-  relationships: StoredTrustRelationship[];
-  tokens: StaticTokenListing[];
+  relationships: TrustRelationshipView[];
+  tokens: StaticTokenView[];
 }
 
 const PROVIDER_LABEL: Record<string, string> = {
@@ -24,8 +24,12 @@ const PROVIDER_LABEL: Record<string, string> = {
   rwx: "RWX",
 };
 
-function Relationship({ r }: { r: StoredTrustRelationship }) {
+/** The view's fields every provider has; the rest are the provider's identity and pinned IDs. */
+const COMMON_FIELDS = new Set(["id", "project_id", "provider", "conditions", "description", "token_ttl_seconds", "created_at"]);
+
+function Relationship({ r }: { r: TrustRelationshipView }) {
   const conditions = Object.entries(r.conditions);
+  const identity = Object.entries(r).filter(([field]) => !COMMON_FIELDS.has(field));
   return (
     <li>
       <p>
@@ -33,7 +37,7 @@ function Relationship({ r }: { r: StoredTrustRelationship }) {
         {r.description !== "" && <span> · {r.description}</span>}
       </p>
       <dl class="facts">
-        {Object.entries(r.subject).map(([field, value]) => (
+        {identity.map(([field, value]) => (
           <>
             <dt>{field}</dt>
             <dd>
@@ -56,10 +60,10 @@ function Relationship({ r }: { r: StoredTrustRelationship }) {
           )}
         </dd>
         <dt>token lifetime</dt>
-        <dd>{`${r.tokenTtlSeconds} s`}</dd>
+        <dd>{`${r.token_ttl_seconds} s`}</dd>
         <dt>created</dt>
         <dd>
-          <Time at={r.createdAt} />
+          <Time at={r.created_at} />
         </dd>
       </dl>
     </li>

@@ -2,10 +2,10 @@
  * The table of static tokens an owner has: description, masked preview, created and last
  * used. It never sees a token's plaintext or hash (the listing selects neither).
  */
-import type { StaticTokenListing } from "../../db/static-tokens";
+import type { StaticTokenView } from "../../admin/static-tokens";
 import { TableWrap, Time } from "./layout";
 
-export function TokenTable({ tokens, caption, emptyText }: { tokens: StaticTokenListing[]; caption: string; emptyText: string }) {
+export function TokenTable({ tokens, caption, emptyText }: { tokens: StaticTokenView[]; caption: string; emptyText: string }) {
   if (tokens.length === 0) return <p class="empty">{emptyText}</p>;
   return (
     <TableWrap label={caption}>
