@@ -1,41 +1,88 @@
 #!/usr/bin/env node
 /**
- * `npm run soak` — a few thousand exchanges across all four CI providers, half of them
- * hostile, against the production bundle in a local workerd (issue 4 §7).
+ * `npm run soak` — exchanges across all four CI providers, half of them hostile, against the
+ * production bundle in a local workerd, for a while; and whether the worker's memory levels off.
  *
- * Builds the bundle exactly as deployed (`wrangler deploy --dry-run`), runs it in
- * Miniflare with the fake CI issuer as the network edge, the real migrations, the rate
- * limits of wrangler.toml and traffic spread over a few egress IPs like a CI fleet's.
- * Every request has an expected answer (status and wire `error`); the report gives
- * accepted/refused counts against expectation per kind, unexpected answers, 5xx seen,
- * outbound key fetches, workerd memory at start, peak and end, and a scan of the
- * worker's log lines for tokens and secrets.
+ * Builds the bundle exactly as deployed (`wrangler deploy --dry-run`), runs it in Miniflare
+ * with the fake CI issuer as the network edge, the real migrations, D1 on disk, the rate
+ * limits of wrangler.toml, traffic spread over a few egress IPs like a CI fleet's, and the
+ * scheduled sweep every minute. Every request has an expected answer (status and wire
+ * `error`); the report gives accepted/refused counts against expectation per kind,
+ * unexpected answers, 5xx, outbound key fetches, a scan of the worker's log lines for tokens
+ * and secrets, and memory:
  *
- *   npm run soak                      4,000 requests, 16 in flight
- *   npm run soak -- --requests=8000 --concurrency=32
- *   npm run soak -- --only=valid      one kind of traffic (valid, or a hostile kind below)
+ * - the worker isolate's V8 heap after a full collection, sampled over the run through
+ *   workerd's inspector. A heap snapshot is what forces that collection: workerd never runs
+ *   `HeapProfiler.collectGarbage` (it posts V8's GC task to a runner it does not pump, so
+ *   the request goes unanswered and the heap is measured with its garbage). The plateau
+ *   check fits a line (Theil–Sen: the median of pairwise slopes) to the samples of the
+ *   run's second half (the first half is warm-up: JIT, caches filling to their bounds) and
+ *   fails when the heap grows there by more than --max-growth bytes per request, and by
+ *   more than 1 MiB in all;
+ * - what the traffic left behind: objects born after the snapshot at mid-run and still
+ *   alive in the last one, by constructor, with what holds them (the snapshots are written
+ *   beside the report and open in DevTools' Memory panel);
+ * - workerd's RSS, and how much of it is the worker's heap, the other isolates Miniflare
+ *   runs (its D1 object, its entry worker), D1's storage (on disk here, as D1 is its own
+ *   service in production) and the rest of workerd (including what heap snapshots cost it).
  *
- * Exits non-zero when anything unexpected happened (or the run exceeds 110 s).
+ *   npm run soak                                   30 s, 16 in flight (a quick check)
+ *   npm run soak -- --seconds=600 --concurrency=32 a real soak
+ *   npm run soak -- --requests=40000               a number of requests instead of a duration
+ *   npm run soak -- --only=valid                   one kind of traffic (valid, or a hostile kind)
+ *
+ * Other options: --sample-seconds=N (time between heap samples), --max-growth=B (bytes per
+ * request, default 16), --max-seconds=N (stop sending after this long, whatever else was
+ * asked: default --seconds + 120, or 600 with --requests). Stopping at a budget ends with
+ * the report, never a crash. Exits non-zero when anything unexpected happened.
  */
 import { Miniflare } from "miniflare";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findWorkerdPid } from "../bench/lib/load.mjs";
 import { buildkiteClaims, circleciClaims, githubClaims, ISSUERS, rwxClaims } from "../test/support/ci-claims.mjs";
 import { generateDevSecrets } from "../test/support/dev-secrets.mjs";
 import { createFakeIssuer } from "../test/support/fake-issuer.mjs";
+import { grownGroups, parseSnapshot, summarize, survivors } from "./heap-snapshot.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "bench", ".out", "soak");
+const D1_DIR = join(OUT, "d1");
+
+const OPTIONS = ["seconds", "requests", "concurrency", "only", "sample-seconds", "max-growth", "max-seconds"];
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
-const REQUESTS = Number(args.requests ?? 4000);
+for (const [name, value] of Object.entries(args)) {
+  const numeric = name !== "only";
+  if (!OPTIONS.includes(name) || value === undefined || (numeric && !(Number(value) > 0))) {
+    console.error(`soak: unknown option or bad value --${name}${value === undefined ? "" : `=${value}`}; options: ${OPTIONS.map((o) => `--${o}=…`).join(" ")}`);
+    process.exit(2);
+  }
+}
+/** Without --seconds or --requests, a 30-second run: a developer's quick check. */
+const SECONDS = args.seconds !== undefined ? Number(args.seconds) : args.requests !== undefined ? undefined : 30;
+const REQUESTS = args.requests !== undefined ? Number(args.requests) : Infinity;
 const CONCURRENCY = Number(args.concurrency ?? 16);
 /** `--only=valid` or `--only=<hostile kind>`: one kind of traffic, for chasing a finding. */
 const ONLY = args.only;
-const TIME_LIMIT_MS = 110_000;
+const MAX_SECONDS = Number(args["max-seconds"] ?? (SECONDS !== undefined ? SECONDS + 120 : 600));
+/** About 25 samples a run, each a heap snapshot (a second or so, during which the worker waits). */
+const SAMPLE_SECONDS = Number(args["sample-seconds"] ?? Math.min(15, Math.max(3, Math.round((SECONDS ?? 120) / 25))));
+/**
+ * The plateau threshold. A worker that kept 16 bytes per request would need 4 million
+ * requests to fill the 64 MiB its 128 MB isolate has to spare; the per-request garbage of an
+ * exchange is some 100 times that, so a real retention stands well clear of the noise.
+ */
+const MAX_GROWTH_BYTES_PER_REQUEST = Number(args["max-growth"] ?? 16);
+const MIN_GROWTH_BYTES = 1024 * 1024;
+/** The plateau is judged on at least this many samples over at least this long. */
+const MIN_JUDGED_SAMPLES = 5;
+const MIN_JUDGED_SECONDS = 20;
+const REQUEST_TIMEOUT_MS = 30_000;
+const SWEEP_EVERY_MS = 60_000;
 const PUBLIC_URL = "https://sts.soak";
 const PROVIDERS = Object.keys(ISSUERS);
 const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -45,13 +92,8 @@ const EGRESS_IPS = Array.from({ length: 8 }, (_, i) => `198.51.100.${10 + i}`);
 
 const T0 = performance.now();
 const log = (...m) => console.error(`[soak ${((performance.now() - T0) / 1000).toFixed(1)}s]`, ...m);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let mf;
-const watchdog = setTimeout(async () => {
-  console.error(`soak: exceeded ${TIME_LIMIT_MS / 1000} s; stopping`);
-  await mf?.dispose().catch(() => undefined);
-  process.exit(2);
-}, TIME_LIMIT_MS);
-watchdog.unref();
 
 // ---------- the world ----------
 
@@ -91,7 +133,8 @@ async function applyMigrations(db) {
   }
 }
 
-/** workerd's resident memory (KiB), found as a child of this process. */
+
+/** Resident memory (KiB) of workerd, found as a child of this process. */
 function workerdRssKiB() {
   const pid = findWorkerdPid();
   if (pid === null) return null;
@@ -101,44 +144,85 @@ function workerdRssKiB() {
     return null; // gone while we looked
   }
 }
-const mib = (kib) => (kib === null ? "n/a" : `${(kib / 1024).toFixed(1)} MiB`);
 
-/**
- * The worker isolate's V8 heap in use (KiB), over workerd's inspector, after asking for a
- * collection. workerd does not acknowledge the request and the number follows the
- * collector's own rhythm (a sawtooth of ±10 MiB even for a worker that does nothing), so
- * it tells the worker's JS heap apart from the rest of workerd's RSS, not a precise floor.
- */
-async function heapAfterGcKiB(port, target) {
-  // `ws` comes with Miniflare; without it the soak still runs, minus this number.
-  const { WebSocket } = await import("ws").catch(() => ({}));
-  if (!WebSocket) return null;
+/** Bytes under a directory (D1's SQLite files and their WAL). */
+function diskBytes(dir) {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += statSync(join(entry.parentPath ?? entry.path, entry.name)).size;
+  }
+  return total;
+}
+
+const mib = (bytes) => (bytes === null || bytes === undefined ? "n/a" : `${(bytes / 1048576).toFixed(1)} MiB`);
+
+// ---------- workerd's inspector ----------
+
+const require = createRequire(import.meta.url);
+const WebSocket = createRequire(require.resolve("miniflare/package.json"))("ws");
+
+/** A minimal Chrome DevTools Protocol client for one of workerd's isolates. */
+async function inspect(port, target) {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/${target}`);
-  try {
-    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-    let id = 0;
-    const pending = new Map();
-    ws.on("message", (data) => {
-      const message = JSON.parse(data.toString());
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  let id = 0;
+  const pending = new Map();
+  const listeners = new Map();
+  ws.on("message", (data) => {
+    const message = JSON.parse(data.toString());
+    if (message.id !== undefined) {
       pending.get(message.id)?.(message);
       pending.delete(message.id);
+    } else listeners.get(message.method)?.(message.params);
+  });
+  const send = (method, params = {}, timeoutMs = 10_000) =>
+    new Promise((resolve, reject) => {
+      const n = ++id;
+      pending.set(n, resolve);
+      ws.send(JSON.stringify({ id: n, method, params }));
+      setTimeout(() => {
+        if (pending.delete(n)) reject(new Error(`${method}: no answer in ${timeoutMs} ms`));
+      }, timeoutMs).unref();
     });
-    const send = (method) =>
-      new Promise((resolve, reject) => {
-        pending.set(++id, resolve);
-        ws.send(JSON.stringify({ id, method, params: {} }));
-        setTimeout(() => reject(new Error(`${method}: no answer`)), 5000).unref();
-      });
-    // workerd runs the collection but sends no reply to it; messages are handled in order,
-    // so the usage asked for next is measured after it.
-    void send("HeapProfiler.collectGarbage").catch(() => undefined);
-    const usage = await send("Runtime.getHeapUsage");
-    return Math.round(usage.result.usedSize / 1024);
-  } catch {
-    return null;
-  } finally {
-    ws.close();
+  return { send, on: (method, fn) => listeners.set(method, fn), close: () => ws.close() };
+}
+
+/**
+ * A heap snapshot of the isolate, which V8 takes after a full, stack-less collection; then
+ * the heap in use. With `keepAs`, the snapshot is written there (DevTools opens it) and its
+ * text returned for analysis; otherwise only its node count is read from its header.
+ */
+async function heapAfterGc(client, keepAs) {
+  const chunks = [];
+  let header = "";
+  client.on("HeapProfiler.addHeapSnapshotChunk", ({ chunk }) => {
+    if (header.length < 2048) header += chunk;
+    if (keepAs) chunks.push(chunk);
+  });
+  await client.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 120_000);
+  const { result } = await client.send("Runtime.getHeapUsage");
+  const text = keepAs ? chunks.join("") : null;
+  if (keepAs) writeFileSync(keepAs, text);
+  return { usedBytes: result.usedSize, committedBytes: result.totalSize, nodes: Number(/"node_count":(\d+)/.exec(header)?.[1] ?? 0) || null, text };
+}
+
+/**
+ * Theil–Sen slope of y over x: the median of the slopes between every pair of points. Unlike
+ * least squares, a few samples caught with more requests in flight (the heap under traffic
+ * moves between two or three levels) cannot tilt it.
+ */
+function slope(points) {
+  const slopes = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) {
+      const dx = points[j][0] - points[i][0];
+      if (dx !== 0) slopes.push((points[j][1] - points[i][1]) / dx);
+    }
   }
+  slopes.sort((a, b) => a - b);
+  if (slopes.length === 0) return 0;
+  const mid = slopes.length >> 1;
+  return slopes.length % 2 ? slopes[mid] : (slopes[mid - 1] + slopes[mid]) / 2;
 }
 
 // ---------- tokens ----------
@@ -184,22 +268,67 @@ function identity(provider) {
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const b64json = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
 
+
 // ---------- main ----------
+
+/** Everything the report is made of, filled in as the run goes, so a report can be written at any point. */
+const state = {
+  phase: "starting",
+  stoppedBy: null,
+  driveStartedAt: null,
+  driveMs: 0,
+  sent: 0,
+  completed: 0,
+  unanswered: 0,
+  results: { accepted: 0, refused: 0, expectedAccepted: 0, expectedRefused: 0, unexpected: 0, fiveHundreds: 0, byKind: {}, samples: [] },
+  outbound: { warmup: 0, total: 0 },
+  logs: { lines: 0, malformed: 0, leaks: 0, sweeps: [] },
+  heap: { samples: [], firstSnapshotRssCostKiB: null, snapshots: {} },
+  rss: { idleKiB: null, startKiB: null, peakKiB: 0, endKiB: null, timeline: [] },
+  memoryAtEnd: null,
+  retention: null,
+};
 
 async function main() {
   log(`building the production bundle into ${OUT}`);
   mkdirSync(OUT, { recursive: true });
+  rmSync(D1_DIR, { recursive: true, force: true });
   const script = build();
   const config = deployedConfig();
   const secrets = await generateDevSecrets();
   const fake = createFakeIssuer();
-  let outbound = 0;
   const sign = async (issuer, claims, header) => {
     const response = await fake(new Request("http://fake-issuer.control/__control/sign", { method: "POST", body: JSON.stringify({ issuer, claims, header }) }));
     return (await response.json()).token;
   };
 
-  const logLines = [];
+  // Tokens seen in the last minute or so: log lines are scanned for them as they arrive,
+  // in two generations, so a long soak does not keep every token it ever sent.
+  let seenTokens = new Set();
+  let seenBefore = new Set();
+  const remember = (t) => {
+    for (const part of t.split(".")) if (part.length >= 40) seenTokens.add(part);
+    return t;
+  };
+  const rotateSeen = setInterval(() => {
+    seenBefore = seenTokens;
+    seenTokens = new Set();
+  }, 30_000);
+  rotateSeen.unref();
+  const secretStrings = [secrets.ADMIN_TOKEN, secrets.INTROSPECTION_TOKEN, secrets.TOKEN_HASH_SALT, ...JSON.parse(secrets.SIGNING_KEYS).map((k) => k.d)];
+  const checkLine = (line) => {
+    state.logs.lines++;
+    try {
+      const parsed = JSON.parse(line);
+      if (typeof parsed.request_id !== "string" || typeof parsed.route !== "string" || !("reason" in parsed) || !parsed.outcome) state.logs.malformed++;
+      if (parsed.route?.startsWith("cron ")) state.logs.sweeps.push(parsed);
+    } catch {
+      state.logs.malformed++;
+    }
+    if (secretStrings.some((s) => line.includes(s))) state.logs.leaks++;
+    for (const run of line.match(/[A-Za-z0-9_-]{40,}/g) ?? []) if (seenTokens.has(run) || seenBefore.has(run)) state.logs.leaks++;
+  };
+
   const inspectorPort = 9400 + Math.floor(Math.random() * 500);
   mf = new Miniflare({
     inspectorPort,
@@ -209,10 +338,12 @@ async function main() {
     compatibilityDate: config.compatibilityDate,
     compatibilityFlags: config.compatibilityFlags,
     d1Databases: { DB: "edge-sts-soak" },
+    // On disk: in production D1 is a service of its own, not memory of the Worker's process.
+    d1Persist: D1_DIR,
     ratelimits: config.ratelimits,
     bindings: { ...secrets, PUBLIC_URL, AUDIENCE: PUBLIC_URL },
     outboundService: (request) => {
-      outbound++;
+      state.outbound.total++;
       return fake(request);
     },
     handleRuntimeStdio(stdout, stderr) {
@@ -220,14 +351,16 @@ async function main() {
       stdout.on("data", (chunk) => {
         const parts = (pending + chunk).split("\n");
         pending = parts.pop();
-        for (const line of parts) if (line.trim()) logLines.push(line);
+        for (const line of parts) if (line.trim()) checkLine(line);
       });
       stderr.resume();
     },
   });
   await mf.ready;
+  state.rss.idleKiB = workerdRssKiB();
   const db = await mf.getD1Database("DB");
   await applyMigrations(db);
+  const worker = await mf.getWorker();
 
   const call = async (path, init = {}, ip = EGRESS_IPS[0]) => {
     const response = await mf.dispatchFetch(`${PUBLIC_URL}${path}`, { ...init, headers: { "cf-connecting-ip": ip, ...(init.headers ?? {}) } });
@@ -263,11 +396,11 @@ async function main() {
   const exchangeBody = (token, extra = {}) => new URLSearchParams({ grant_type: GRANT, subject_token: token, subject_token_type: ID_TOKEN, ...extra });
   const form = (body) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
   const pick = (list) => list[Math.floor(Math.random() * list.length)];
+  /** The last thousand single-use tokens exchanged, for replays. */
   const spentSingleUse = [];
-  const seenTokens = new Set();
-  const remember = (t) => {
-    for (const part of t.split(".")) if (part.length >= 40) seenTokens.add(part);
-    return t;
+  const spend = (token) => {
+    if (spentSingleUse.length >= 1000) spentSingleUse[Math.floor(Math.random() * 1000)] = token;
+    else spentSingleUse.push(token);
   };
   const bad = (status, error) => ({ status, error });
   const OK = { status: 200 };
@@ -278,7 +411,7 @@ async function main() {
     replayed: async () => {
       const token = spentSingleUse.length > 0 ? pick(spentSingleUse) : null;
       if (!token) return null;
-      return { init: form(exchangeBody(token)), expect: INVALID };
+      return { init: form(exchangeBody(remember(token))), expect: INVALID };
     },
     "tampered-signature": async (job) => {
       const claims = job.claims(now());
@@ -357,6 +490,7 @@ async function main() {
     return { kind, ...built };
   }
 
+
   // ---------- drive ----------
 
   // Warm-up (keys for the four providers' issuers, JIT), then the start-of-run memory.
@@ -365,121 +499,338 @@ async function main() {
     const r = await call("/token", form(exchangeBody(remember(await sign(claims.iss, claims)))));
     if (r.status !== 200) throw new Error(`warm-up exchange for ${job.provider} answered ${r.status}: ${r.text}`);
   }
-  const outboundAfterWarmup = outbound;
-  const rssStart = workerdRssKiB();
-  const heapStart = await heapAfterGcKiB(inspectorPort, "core:user:soak");
-  let rssPeak = rssStart ?? 0;
-  const timeline = [];
-  const sampler = setInterval(() => {
-    const rss = workerdRssKiB() ?? 0;
-    rssPeak = Math.max(rssPeak, rss);
-    timeline.push([Math.round(performance.now() - started), rss, next]);
-  }, 1000);
+  state.outbound.warmup = state.outbound.total;
+  const heapClient = await inspect(inspectorPort, "core:user:soak");
+  await heapClient.send("HeapProfiler.enable");
+  const others = await otherIsolates(inspectorPort);
 
-  log(`driving ${REQUESTS} requests, ${CONCURRENCY} in flight, over ${EGRESS_IPS.length} egress IPs; workerd RSS ${mib(rssStart)}`);
   const started = performance.now();
-  const results = { accepted: 0, refused: 0, expectedAccepted: 0, expectedRefused: 0, unexpected: 0, fiveHundreds: 0, byKind: {}, samples: [] };
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) {
-        const i = next++;
-        const item = await plan(i);
-        const r = await call("/token", item.init, EGRESS_IPS[i % EGRESS_IPS.length]);
-        const answers = (want) => r.status === want.status && (want.status === 200 ? typeof r.body?.access_token === "string" : r.body?.error === want.error);
-        const want = item.expect;
-        const retryable = item.or !== undefined && answers(item.or);
-        const ok = answers(want) || retryable;
-        const k = (results.byKind[item.kind] ??= { sent: 0, asExpected: 0 });
-        k.sent++;
-        if (want.status === 200) results.expectedAccepted++;
-        else results.expectedRefused++;
-        if (r.status === 200) results.accepted++;
-        else results.refused++;
-        if (r.status >= 500 && !retryable) results.fiveHundreds++;
-        if (ok) k.asExpected++;
-        else {
-          results.unexpected++;
-          if (results.samples.length < 10) results.samples.push({ kind: item.kind, want, got: r.status, body: r.text.slice(0, 200) });
-        }
-        if (r.status === 200) remember(r.body.access_token);
-        if (ok && item.singleUse) spentSingleUse.push(item.token);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-  const rssEnd = workerdRssKiB();
-  const heapEnd = await heapAfterGcKiB(inspectorPort, "core:user:soak");
-  rssPeak = Math.max(rssPeak, rssEnd ?? 0);
+  state.driveStartedAt = started;
+  const elapsed = () => performance.now() - started;
+  const deadline = SECONDS !== undefined ? SECONDS * 1000 : Infinity;
+  const budget = MAX_SECONDS * 1000;
+  const stopReason = () => {
+    if (state.sent >= REQUESTS) return "requests";
+    if (elapsed() >= deadline) return "seconds";
+    if (elapsed() >= budget) return `time budget (--max-seconds=${MAX_SECONDS})`;
+    return null;
+  };
+  let driving = true;
 
-  // The worker's own log lines: one JSON object per request, and no token or secret in any.
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  const secretStrings = [secrets.ADMIN_TOKEN, secrets.INTROSPECTION_TOKEN, secrets.TOKEN_HASH_SALT, ...JSON.parse(secrets.SIGNING_KEYS).map((k) => k.d)];
-  let badLines = 0;
-  let leaks = 0;
-  for (const line of logLines) {
-    try {
-      const parsed = JSON.parse(line);
-      if (typeof parsed.request_id !== "string" || typeof parsed.route !== "string" || !("reason" in parsed) || !parsed.outcome) badLines++;
-    } catch {
-      badLines++;
+  // The heap: one snapshot at the start (kept), one every SAMPLE_SECONDS, the first one past
+  // the middle of the run kept too, and the last one after the traffic has stopped.
+  const midpointReached = () => (SECONDS !== undefined ? elapsed() >= Math.min(deadline, budget) / 2 : state.sent >= Math.min(REQUESTS, Number.MAX_SAFE_INTEGER) / 2);
+  const sampleHeap = async (keepAs) => {
+    const before = workerdRssKiB();
+    const h = await heapAfterGc(heapClient, keepAs ? join(OUT, `heap-${keepAs}.heapsnapshot`) : null);
+    const sample = {
+      label: keepAs === "start" || keepAs === "end" ? keepAs : "",
+      t: Math.round(elapsed() / 100) / 10,
+      requests: state.completed,
+      heapKiB: Math.round(h.usedBytes / 1024),
+      heapCommittedKiB: Math.round(h.committedBytes / 1024),
+      nodes: h.nodes,
+      othersKiB: Math.round((await othersCommitted(others)) / 1024),
+      rssKiB: workerdRssKiB(),
+      d1Rows: (await db.prepare("SELECT (SELECT COUNT(*) FROM used_subject_tokens) + (SELECT COUNT(*) FROM revoked_tokens) AS n").first())?.n ?? null,
+      d1DiskKiB: Math.round(diskBytes(D1_DIR) / 1024),
+    };
+    if (state.heap.firstSnapshotRssCostKiB === null) state.heap.firstSnapshotRssCostKiB = (sample.rssKiB ?? 0) - (before ?? 0);
+    state.heap.samples.push(sample);
+    if (keepAs) state.heap.snapshots[keepAs] = { file: join("bench", ".out", "soak", `heap-${keepAs}.heapsnapshot`), text: h.text };
+    return sample;
+  };
+  state.rss.startKiB = workerdRssKiB();
+  await sampleHeap("start");
+  log(`driving ${SECONDS !== undefined ? `for ${SECONDS} s` : `${REQUESTS} requests`}, ${CONCURRENCY} in flight, over ${EGRESS_IPS.length} egress IPs; heap sampled every ${SAMPLE_SECONDS} s; workerd RSS ${mib(state.rss.startKiB * 1024)}`);
+  const heapSampler = (async () => {
+    let keptMid = false;
+    while (driving) {
+      const wake = performance.now() + SAMPLE_SECONDS * 1000;
+      while (driving && performance.now() < wake) await sleep(200);
+      if (!driving) break;
+      const keep = !keptMid && midpointReached();
+      keptMid ||= keep;
+      const s = await sampleHeap(keep ? "mid" : null);
+      log(`${s.requests} requests: worker heap ${mib(s.heapKiB * 1024)} after GC, workerd RSS ${mib(s.rssKiB * 1024)}, D1 ${s.d1Rows} rows`);
     }
-    if (secretStrings.some((s) => line.includes(s))) leaks++;
-    for (const run of line.match(/[A-Za-z0-9_-]{40,}/g) ?? []) if (seenTokens.has(run)) leaks++;
-  }
+  })();
+  const rssSampler = setInterval(() => {
+    const rss = workerdRssKiB() ?? 0;
+    state.rss.peakKiB = Math.max(state.rss.peakKiB, rss);
+    state.rss.timeline.push([Math.round(elapsed()), rss, state.completed]);
+  }, 1000);
+  // The cron's sweep, compressed: once a minute instead of once an hour.
+  const sweeper = setInterval(() => void worker.scheduled({ cron: "17 * * * *" }).catch((error) => log(`sweep failed: ${error.message}`)), SWEEP_EVERY_MS);
 
+  const { results } = state;
+  const send = async (item, ip) => {
+    let timer;
+    try {
+      return await Promise.race([call("/token", item.init, ip), new Promise((resolve) => (timer = setTimeout(() => resolve(null), REQUEST_TIMEOUT_MS)))]);
+    } catch (error) {
+      return { status: 0, body: null, text: `no answer: ${error.message}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const drivers = Array.from({ length: CONCURRENCY }, async () => {
+    for (;;) {
+      const stop = stopReason();
+      if (stop) {
+        state.stoppedBy ??= stop;
+        return;
+      }
+      const i = state.sent++;
+      const item = await plan(i);
+      const r = await send(item, EGRESS_IPS[i % EGRESS_IPS.length]);
+      state.completed++;
+      const want = item.expect;
+      const k = (results.byKind[item.kind] ??= { sent: 0, asExpected: 0 });
+      k.sent++;
+      if (want.status === 200) results.expectedAccepted++;
+      else results.expectedRefused++;
+      if (r === null) {
+        state.unanswered++;
+        results.unexpected++;
+        continue;
+      }
+      const answers = (w) => r.status === w.status && (w.status === 200 ? typeof r.body?.access_token === "string" : r.body?.error === w.error);
+      const retryable = item.or !== undefined && answers(item.or);
+      const ok = answers(want) || retryable;
+      if (r.status === 200) results.accepted++;
+      else results.refused++;
+      if (r.status >= 500 && !retryable) results.fiveHundreds++;
+      if (ok) k.asExpected++;
+      else {
+        results.unexpected++;
+        if (results.samples.length < 10) results.samples.push({ kind: item.kind, want, got: r.status, body: r.text.slice(0, 200) });
+      }
+      if (r.status === 200) remember(r.body.access_token);
+      if (ok && item.singleUse) spend(item.token);
+    }
+  });
+  // Requests in flight when the traffic stops get REQUEST_TIMEOUT_MS to finish; a hung
+  // workerd still ends in a report (the drivers are abandoned, and counted as unanswered).
+  const drained = Promise.all(drivers);
+  const hangGuard = (async () => {
+    while (!stopReason()) await sleep(250);
+    await sleep(REQUEST_TIMEOUT_MS + 5000);
+    return "hung";
+  })();
+  const outcome = await Promise.race([drained.then(() => "drained"), hangGuard]);
+  if (outcome === "hung") state.unanswered += state.sent - state.completed;
+  state.driveMs = elapsed();
+  driving = false;
+  clearInterval(rssSampler);
+  clearInterval(sweeper);
+  await heapSampler;
+  // One more sweep, so that every run, however short, goes through the scheduled handler.
+  await worker.scheduled({ cron: "17 * * * *" }).catch((error) => log(`sweep failed: ${error.message}`));
+  log(`traffic stopped (${state.stoppedBy}); last heap sample and snapshot analysis`);
+
+  // The end, at rest (nothing in flight): a last sample, then what the heap kept, and where
+  // workerd's memory is. The plateau is judged on the samples under traffic only.
+  (await sampleHeap("end")).atRest = true;
+  state.rss.endKiB = workerdRssKiB();
+  state.rss.peakKiB = Math.max(state.rss.peakKiB, state.rss.endKiB ?? 0);
+  heapClient.close();
+  for (const { client } of others) client.close();
+  state.memoryAtEnd = await memoryBreakdown(inspectorPort, db);
+  state.retention = analyzeRetention(state.heap.snapshots);
+  clearInterval(rotateSeen);
+  state.phase = "done";
+}
+
+/** Inspector sessions on the isolates Miniflare runs beside the worker (its entry, its D1 object, …). */
+async function otherIsolates(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json().catch(() => []);
+  const clients = [];
+  for (const { id } of targets) {
+    if (id === "core:user:soak") continue;
+    try {
+      clients.push({ id, client: await inspect(port, id) });
+    } catch {
+      // an isolate that takes no inspector session; not counted
+    }
+  }
+  return clients;
+}
+
+/** Their V8 heaps, committed (no collection is forced there: it is Miniflare's memory, not ours). */
+async function othersCommitted(others) {
+  let total = 0;
+  for (const { client } of others) total += (await client.send("Runtime.getHeapUsage").catch(() => ({ result: { totalSize: 0 } }))).result.totalSize;
+  return total;
+}
+
+/**
+ * workerd's RSS, and the parts of it this run can name. Miniflare's own isolates are
+ * measured as they are, then after a full collection of each: V8 lets a heap with room to
+ * spare grow with garbage, which is their memory and not the worker's.
+ */
+async function memoryBreakdown(port, db) {
+  const isolates = [];
+  for (const { id, client } of await otherIsolates(port)) {
+    const before = (await client.send("Runtime.getHeapUsage")).result;
+    const after = await heapAfterGc(client, null).catch(() => null);
+    client.close();
+    isolates.push({
+      id,
+      committedKiB: Math.round(before.totalSize / 1024),
+      liveAfterGcKiB: after ? Math.round(after.usedBytes / 1024) : null,
+      committedAfterGcKiB: after ? Math.round(after.committedBytes / 1024) : null,
+    });
+  }
+  const rssAfterGcKiB = workerdRssKiB();
+  const last = state.heap.samples.at(-1);
+  const rows = await db.prepare("SELECT (SELECT COUNT(*) FROM used_subject_tokens) AS replay, (SELECT COUNT(*) FROM revoked_tokens) AS revoked").first();
+  const rssKiB = state.rss.endKiB;
+  const othersKiB = isolates.reduce((a, i) => a + i.committedKiB, 0);
+  return {
+    workerdRssKiB: rssKiB,
+    workerHeapUsedKiB: last?.heapKiB ?? null,
+    workerHeapCommittedKiB: last?.heapCommittedKiB ?? null,
+    otherIsolatesCommittedKiB: othersKiB,
+    otherIsolatesLiveAfterGcKiB: isolates.reduce((a, i) => a + (i.liveAfterGcKiB ?? 0), 0),
+    otherIsolates: isolates,
+    workerdRssAfterTheirGcKiB: rssAfterGcKiB,
+    d1: { replayRows: rows?.replay ?? null, revokedRows: rows?.revoked ?? null, diskKiB: Math.round(diskBytes(D1_DIR) / 1024) },
+    heapSnapshotsRssCostKiB: state.heap.firstSnapshotRssCostKiB,
+    restOfWorkerdKiB: rssKiB === null || !last ? null : rssKiB - last.heapCommittedKiB - othersKiB,
+    restOfWorkerdAfterTheirGcKiB:
+      rssAfterGcKiB === null || !last ? null : rssAfterGcKiB - last.heapCommittedKiB - isolates.reduce((a, i) => a + (i.committedAfterGcKiB ?? i.committedKiB), 0),
+  };
+}
+
+/** What the traffic left in the worker's heap between the kept snapshots, by constructor, and what holds it. */
+function analyzeRetention(snapshots) {
+  const parsed = {};
+  for (const [name, { text }] of Object.entries(snapshots)) if (text) parsed[name] = parseSnapshot(text);
+  const sums = Object.fromEntries(Object.entries(parsed).map(([name, s]) => [name, summarize(s)]));
+  const from = sums.mid ? "mid" : "start";
+  if (!sums[from] || !sums.end) return null;
+  return {
+    from,
+    survivors: survivors(parsed[from], parsed.end),
+    nodes: Object.fromEntries(Object.entries(sums).map(([k, s]) => [k, s.nodes])),
+    shallowKiB: Object.fromEntries(Object.entries(sums).map(([k, s]) => [k, Math.round(s.bytes / 1024)])),
+    grown: grownGroups(sums[from], sums.end),
+  };
+}
+
+/** The plateau check over the samples of the run's second half. */
+function plateauVerdict() {
+  const samples = state.heap.samples;
+  const half = state.driveMs / 2000;
+  const judged = samples.filter((s) => s.t >= half && !s.atRest);
+  const span = judged.length > 1 ? judged.at(-1).t - judged[0].t : 0;
+  if (judged.length < MIN_JUDGED_SAMPLES || span < MIN_JUDGED_SECONDS) {
+    return { judged: false, why: `${judged.length} samples over ${span.toFixed(0)} s in the second half; needs ${MIN_JUDGED_SAMPLES} over ${MIN_JUDGED_SECONDS} s (try --seconds=300)` };
+  }
+  const perRequest = slope(judged.map((s) => [s.requests, s.heapKiB * 1024]));
+  const requests = judged.at(-1).requests - judged[0].requests;
+  const growth = perRequest * requests;
+  const grows = perRequest > MAX_GROWTH_BYTES_PER_REQUEST && growth > MIN_GROWTH_BYTES;
+  return { judged: true, plateau: !grows, bytesPerRequest: Math.round(perRequest * 10) / 10, growthKiB: Math.round(growth / 1024), samples: judged.length, fromSecond: judged[0].t, toSecond: judged.at(-1).t };
+}
+
+/** The report, from whatever the run got to; returns the exit code. */
+function finish() {
+  const { results } = state;
+  const seconds = state.driveMs / 1000;
+  const plateau = state.phase === "done" ? plateauVerdict() : { judged: false, why: `the run ended early (${state.phase})` };
   const report = {
-    requests: REQUESTS,
+    stoppedBy: state.stoppedBy,
+    requests: state.completed,
     seconds: Number(seconds.toFixed(1)),
-    perSecond: Math.round(REQUESTS / seconds),
+    perSecond: seconds > 0 ? Math.round(state.completed / seconds) : 0,
     concurrency: CONCURRENCY,
     accepted: results.accepted,
     expectedAccepted: results.expectedAccepted,
     refused: results.refused,
     expectedRefused: results.expectedRefused,
     unexpected: results.unexpected,
+    unanswered: state.unanswered,
     fiveHundreds: results.fiveHundreds,
-    outboundKeyRequests: { warmup: outboundAfterWarmup, duringRun: outbound - outboundAfterWarmup },
-    memory: {
-      workerdRssStartKiB: rssStart,
-      workerdRssPeakKiB: rssPeak || null,
-      workerdRssEndKiB: rssEnd,
-      workerHeapStartKiB: heapStart,
-      workerHeapEndKiB: heapEnd,
-      nodeRssEndKiB: Math.round(process.memoryUsage().rss / 1024),
-      /** [ms since start, workerd RSS KiB, requests started] once a second. */
-      timeline,
-    },
-    logs: { lines: logLines.length, malformed: badLines, leaks },
+    outboundKeyRequests: { warmup: state.outbound.warmup, duringRun: state.outbound.total - state.outbound.warmup },
+    plateau,
+    heapSamples: state.heap.samples,
+    retention: state.retention,
+    memoryAtEnd: state.memoryAtEnd,
+    rss: state.rss,
+    sweeps: state.logs.sweeps,
+    logs: { lines: state.logs.lines, malformed: state.logs.malformed, leaks: state.logs.leaks },
     byKind: results.byKind,
     samples: results.samples,
   };
   writeFileSync(join(OUT, "report.json"), JSON.stringify(report, null, 2));
 
-  console.log(`\nsoak: ${REQUESTS} requests in ${report.seconds} s (${report.perSecond}/s, ${CONCURRENCY} in flight)`);
+  const kib = (k) => mib(k === null || k === undefined ? null : k * 1024);
+  console.log(`\nsoak: ${state.completed} requests in ${report.seconds} s (${report.perSecond}/s, ${CONCURRENCY} in flight), stopped by ${state.stoppedBy ?? state.phase}`);
   console.log(`  accepted    ${report.accepted} (expected ${report.expectedAccepted})`);
   console.log(`  refused     ${report.refused} (expected ${report.expectedRefused})`);
-  console.log(`  unexpected  ${report.unexpected}`);
+  console.log(`  unexpected  ${report.unexpected}${state.unanswered ? ` (${state.unanswered} unanswered)` : ""}`);
   console.log(`  5xx         ${report.fiveHundreds}`);
   console.log(`  key fetches ${report.outboundKeyRequests.warmup} during warm-up, ${report.outboundKeyRequests.duringRun} during the run`);
-  console.log(`  memory      workerd RSS ${mib(rssStart)} at start, ${mib(rssPeak || null)} peak, ${mib(rssEnd)} at end`);
-  console.log(`              of which the worker's V8 heap ${mib(heapStart)} at start, ${mib(heapEnd)} at end (after asking for a GC)`);
-  console.log(`  logs        ${logLines.length} lines, ${badLines} malformed, ${leaks} containing a token or secret`);
-  console.log("  by kind     " + Object.entries(report.byKind).map(([k, v]) => `${k} ${v.asExpected}/${v.sent}`).join(", "));
+  console.log(`  logs        ${state.logs.lines} lines, ${state.logs.malformed} malformed, ${state.logs.leaks} containing a token or secret`);
+  const swept = state.logs.sweeps.reduce((a, l) => a + (l.swept_used_subject_tokens ?? 0) + (l.swept_revoked_tokens ?? 0), 0);
+  console.log(`  sweeps      ${state.logs.sweeps.length} run(s), ${swept} expired rows deleted, ${state.logs.sweeps.filter((l) => l.outcome !== "ok").length} failed`);
+  console.log("  worker heap after a full GC (heap snapshot), by time:");
+  console.log("          t s   requests   heap MiB   objects   other isolates MiB   workerd RSS MiB   D1 rows   D1 on disk MiB");
+  for (const s of state.heap.samples) {
+    console.log(
+      `  ${s.label.padEnd(5)}${s.t.toFixed(0).padStart(5)} ${String(s.requests).padStart(10)} ${(s.heapKiB / 1024).toFixed(2).padStart(10)} ${String(s.nodes ?? "").padStart(9)} ${(s.othersKiB / 1024).toFixed(1).padStart(20)} ${(s.rssKiB / 1024).toFixed(1).padStart(17)} ${String(s.d1Rows).padStart(9)} ${(s.d1DiskKiB / 1024).toFixed(1).padStart(16)}`,
+    );
+  }
+  if (plateau.judged) {
+    console.log(
+      `  plateau     ${plateau.plateau ? "yes" : "NO"}: ${plateau.bytesPerRequest} bytes per request over the second half (${plateau.samples} samples, ${plateau.fromSecond}–${plateau.toSecond} s, ${plateau.growthKiB} KiB in all); limit ${MAX_GROWTH_BYTES_PER_REQUEST} bytes per request and 1 MiB`,
+    );
+  } else console.log(`  plateau     not judged: ${plateau.why}`);
+  if (state.retention) {
+    const r = state.retention;
+    const born = r.survivors.reduce((a, g) => a + g.bytes, 0);
+    console.log(`  kept        objects born after the ${r.from} snapshot and alive at the end, by constructor (shallow size), and what holds them:`);
+    for (const g of r.survivors) console.log(`                ${String(g.count).padStart(6)} × ${g.group}  ${(g.bytes / 1024).toFixed(1)} KiB  ← ${g.retainers.join(", ")}`);
+    console.log(`              (top groups: ${(born / 1024).toFixed(1)} KiB). Groups that grew in all (new minus gone):`);
+    for (const g of r.grown.slice(0, 6)) console.log(`                ${g.count >= 0 ? "+" : ""}${g.count} × ${g.group}  +${(g.bytes / 1024).toFixed(1)} KiB (now ${g.total})`);
+  }
+  const m = state.memoryAtEnd;
+  if (m) {
+    console.log(`  memory      workerd RSS ${kib(state.rss.idleKiB)} idle, ${kib(state.rss.startKiB)} at the start, ${kib(state.rss.peakKiB)} peak, ${kib(m.workerdRssKiB)} at the end, of which:`);
+    console.log(`                the worker's V8 heap   ${kib(m.workerHeapUsedKiB)} live after GC, ${kib(m.workerHeapCommittedKiB)} committed`);
+    console.log(`                Miniflare's isolates   ${kib(m.otherIsolatesCommittedKiB)} committed, of which ${kib(m.otherIsolatesLiveAfterGcKiB)} live after a GC (${m.otherIsolates.map((i) => i.id).join(", ")}); RSS after that GC ${kib(m.workerdRssAfterTheirGcKiB)}`);
+    console.log(
+      `                the rest of workerd    ${kib(m.restOfWorkerdKiB)} (${kib(m.restOfWorkerdAfterTheirGcKiB)} after that GC: code, allocator, buffers, SQLite's page cache; ${kib(m.heapSnapshotsRssCostKiB)} appeared with the first heap snapshot)`,
+    );
+    console.log(`              D1: ${m.d1.replayRows} replay records and ${m.d1.revokedRows} revocations, ${kib(m.d1.diskKiB)} on disk (not in RSS)`);
+  }
   for (const s of report.samples) console.log(`  ! ${s.kind}: wanted ${JSON.stringify(s.want)}, got ${s.got} ${s.body}`);
-  console.log(`  report      ${join("bench", ".out", "soak", "report.json")}`);
+  console.log(`  report      ${join("bench", ".out", "soak", "report.json")}${Object.keys(state.heap.snapshots).length ? `; heap snapshots ${Object.values(state.heap.snapshots).map((s) => s.file).join(", ")}` : ""}`);
 
-  const failed = report.unexpected > 0 || report.fiveHundreds > 0 || badLines > 0 || leaks > 0;
+  const failed =
+    state.phase !== "done" ||
+    report.unexpected > 0 ||
+    report.fiveHundreds > 0 ||
+    state.logs.malformed > 0 ||
+    state.logs.leaks > 0 ||
+    state.logs.sweeps.some((l) => l.outcome !== "ok") ||
+    (plateau.judged && !plateau.plateau);
   return failed ? 1 : 0;
 }
 
 let code = 1;
 try {
-  code = await main();
+  await main();
 } catch (error) {
   console.error("soak failed:", error);
-} finally {
-  await mf?.dispose().catch(() => undefined);
+  state.phase = `failed: ${error.message}`;
 }
+try {
+  code = finish();
+} catch (error) {
+  console.error("soak: could not write the report:", error);
+}
+await mf?.dispose().catch(() => undefined);
 process.exit(code);
