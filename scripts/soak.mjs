@@ -188,8 +188,8 @@ async function inspect(port, target) {
 }
 
 /**
- * A heap snapshot of the isolate, which V8 takes after a full, stack-less collection; then
- * the heap in use. With `keepAs`, the snapshot is written there (DevTools opens it) and its
+ * A heap snapshot of the isolate, which V8 takes after a full, stack-less collection; the
+ * heap in use before it (garbage included) and after it. With `keepAs`, the snapshot is written there (DevTools opens it) and its
  * text returned for analysis; otherwise only its node count is read from its header.
  */
 async function heapAfterGc(client, keepAs) {
@@ -199,11 +199,18 @@ async function heapAfterGc(client, keepAs) {
     if (header.length < 2048) header += chunk;
     if (keepAs) chunks.push(chunk);
   });
+  const before = (await client.send("Runtime.getHeapUsage")).result;
   await client.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 120_000);
   const { result } = await client.send("Runtime.getHeapUsage");
   const text = keepAs ? chunks.join("") : null;
   if (keepAs) writeFileSync(keepAs, text);
-  return { usedBytes: result.usedSize, committedBytes: result.totalSize, nodes: Number(/"node_count":(\d+)/.exec(header)?.[1] ?? 0) || null, text };
+  return {
+    usedBeforeBytes: before.usedSize,
+    usedBytes: result.usedSize,
+    committedBytes: result.totalSize,
+    nodes: Number(/"node_count":(\d+)/.exec(header)?.[1] ?? 0) || null,
+    text,
+  };
 }
 
 /**
@@ -527,6 +534,7 @@ async function main() {
       label: keepAs === "start" || keepAs === "end" ? keepAs : "",
       t: Math.round(elapsed() / 100) / 10,
       requests: state.completed,
+      heapBeforeGcKiB: Math.round(h.usedBeforeBytes / 1024),
       heapKiB: Math.round(h.usedBytes / 1024),
       heapCommittedKiB: Math.round(h.committedBytes / 1024),
       nodes: h.nodes,
@@ -777,10 +785,10 @@ function finish() {
   const swept = state.logs.sweeps.reduce((a, l) => a + (l.swept_used_subject_tokens ?? 0) + (l.swept_revoked_tokens ?? 0), 0);
   console.log(`  sweeps      ${state.logs.sweeps.length} run(s), ${swept} expired rows deleted, ${state.logs.sweeps.filter((l) => l.outcome !== "ok").length} failed`);
   console.log("  worker heap after a full GC (heap snapshot), by time:");
-  console.log("          t s   requests   heap MiB   objects   other isolates MiB   workerd RSS MiB   D1 rows   D1 on disk MiB");
+  console.log("          t s   requests   heap MiB (before GC)   objects   other isolates MiB   workerd RSS MiB   D1 rows   D1 on disk MiB");
   for (const s of state.heap.samples) {
     console.log(
-      `  ${s.label.padEnd(5)}${s.t.toFixed(0).padStart(5)} ${String(s.requests).padStart(10)} ${(s.heapKiB / 1024).toFixed(2).padStart(10)} ${String(s.nodes ?? "").padStart(9)} ${(s.othersKiB / 1024).toFixed(1).padStart(20)} ${(s.rssKiB / 1024).toFixed(1).padStart(17)} ${String(s.d1Rows).padStart(9)} ${(s.d1DiskKiB / 1024).toFixed(1).padStart(16)}`,
+      `  ${s.label.padEnd(5)}${s.t.toFixed(0).padStart(5)} ${String(s.requests).padStart(10)} ${(s.heapKiB / 1024).toFixed(2).padStart(10)} ${`(${(s.heapBeforeGcKiB / 1024).toFixed(1)})`.padStart(11)} ${String(s.nodes ?? "").padStart(9)} ${(s.othersKiB / 1024).toFixed(1).padStart(20)} ${(s.rssKiB / 1024).toFixed(1).padStart(17)} ${String(s.d1Rows).padStart(9)} ${(s.d1DiskKiB / 1024).toFixed(1).padStart(16)}`,
     );
   }
   if (plateau.judged) {
