@@ -12,13 +12,13 @@
  * and secrets, and memory:
  *
  * - the worker isolate's V8 heap after a full collection, sampled over the run through
- *   workerd's inspector. A heap snapshot is what forces that collection: workerd never runs
+ *   workerd's inspector, at rest (traffic held while in-flight requests finish). A heap
+ *   snapshot is what forces that collection: workerd never runs
  *   `HeapProfiler.collectGarbage` (it posts V8's GC task to a runner it does not pump, so
  *   the request goes unanswered and the heap is measured with its garbage). The plateau
- *   check fits a line (Theil–Sen: the median of pairwise slopes) to the samples of the
- *   run's second half (the first half is warm-up: JIT, caches filling to their bounds) and
- *   fails when the heap grows there by more than --max-growth bytes per request, and by
- *   more than 1 MiB in all;
+ *   check (scripts/plateau.mjs) fits a line through the samples of the run's second half
+ *   (the first half is warm-up: JIT, caches filling to their bounds) and fails when the heap
+ *   grows there by more than --max-growth bytes per request and by more than 256 KiB in all;
  * - what the traffic left behind: objects born after the snapshot at mid-run and still
  *   alive in the last one, by constructor, with what holds them (the snapshots are written
  *   beside the report and open in DevTools' Memory panel);
@@ -48,6 +48,7 @@ import { buildkiteClaims, circleciClaims, githubClaims, ISSUERS, rwxClaims } fro
 import { generateDevSecrets } from "../test/support/dev-secrets.mjs";
 import { createFakeIssuer } from "../test/support/fake-issuer.mjs";
 import { grownGroups, parseSnapshot, summarize, survivors } from "./heap-snapshot.mjs";
+import { judgePlateau, PLATEAU_DEFAULTS } from "./plateau.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "bench", ".out", "soak");
@@ -72,15 +73,11 @@ const MAX_SECONDS = Number(args["max-seconds"] ?? (SECONDS !== undefined ? SECON
 /** About 25 samples a run, each a heap snapshot (a second or so, during which the worker waits). */
 const SAMPLE_SECONDS = Number(args["sample-seconds"] ?? Math.min(15, Math.max(3, Math.round((SECONDS ?? 120) / 25))));
 /**
- * The plateau threshold. A worker that kept 16 bytes per request would need 4 million
- * requests to fill the 64 MiB its 128 MB isolate has to spare; the per-request garbage of an
- * exchange is some 100 times that, so a real retention stands well clear of the noise.
+ * The plateau threshold (scripts/plateau.mjs). A worker that kept 16 bytes per request would
+ * need 4 million requests to fill the 64 MiB its 128 MB isolate has to spare; the garbage an
+ * exchange makes is some 100 times that, so a real retention stands well clear of the noise.
  */
-const MAX_GROWTH_BYTES_PER_REQUEST = Number(args["max-growth"] ?? 16);
-const MIN_GROWTH_BYTES = 1024 * 1024;
-/** The plateau is judged on at least this many samples over at least this long. */
-const MIN_JUDGED_SAMPLES = 5;
-const MIN_JUDGED_SECONDS = 20;
+const PLATEAU = { ...PLATEAU_DEFAULTS, maxBytesPerRequest: Number(args["max-growth"] ?? PLATEAU_DEFAULTS.maxBytesPerRequest) };
 const REQUEST_TIMEOUT_MS = 30_000;
 const SWEEP_EVERY_MS = 60_000;
 const PUBLIC_URL = "https://sts.soak";
@@ -211,25 +208,6 @@ async function heapAfterGc(client, keepAs) {
     nodes: Number(/"node_count":(\d+)/.exec(header)?.[1] ?? 0) || null,
     text,
   };
-}
-
-/**
- * Theil–Sen slope of y over x: the median of the slopes between every pair of points. Unlike
- * least squares, a few samples caught with more requests in flight (the heap under traffic
- * moves between two or three levels) cannot tilt it.
- */
-function slope(points) {
-  const slopes = [];
-  for (let i = 0; i < points.length; i++) {
-    for (let j = i + 1; j < points.length; j++) {
-      const dx = points[j][0] - points[i][0];
-      if (dx !== 0) slopes.push((points[j][1] - points[i][1]) / dx);
-    }
-  }
-  slopes.sort((a, b) => a - b);
-  if (slopes.length === 0) return 0;
-  const mid = slopes.length >> 1;
-  return slopes.length % 2 ? slopes[mid] : (slopes[mid - 1] + slopes[mid]) / 2;
 }
 
 // ---------- tokens ----------
@@ -527,7 +505,24 @@ async function main() {
   // The heap: one snapshot at the start (kept), one every SAMPLE_SECONDS, the first one past
   // the middle of the run kept too, and the last one after the traffic has stopped.
   const midpointReached = () => (SECONDS !== undefined ? elapsed() >= Math.min(deadline, budget) / 2 : state.sent >= Math.min(REQUESTS, Number.MAX_SAFE_INTEGER) / 2);
+  // Each sample is taken at rest: no new request starts and those in flight finish first, so
+  // that every sample measures what the worker keeps between requests, not what the requests
+  // of the moment hold (16 in flight hold most of a MiB). The snapshot stops the worker anyway.
+  let inFlight = 0;
+  let paused = null;
   const sampleHeap = async (keepAs) => {
+    let resume;
+    paused = new Promise((resolve) => (resume = resolve));
+    const quiesceBy = performance.now() + REQUEST_TIMEOUT_MS;
+    while (inFlight > 0 && performance.now() < quiesceBy) await sleep(5);
+    try {
+      return await measure(keepAs);
+    } finally {
+      paused = null;
+      resume();
+    }
+  };
+  const measure = async (keepAs) => {
     const before = workerdRssKiB();
     const h = await heapAfterGc(heapClient, keepAs ? join(OUT, `heap-${keepAs}.heapsnapshot`) : null);
     const sample = {
@@ -589,9 +584,15 @@ async function main() {
         state.stoppedBy ??= stop;
         return;
       }
+      if (paused) {
+        await paused;
+        continue; // the time may be up meanwhile
+      }
       const i = state.sent++;
       const item = await plan(i);
+      inFlight++;
       const r = await send(item, EGRESS_IPS[i % EGRESS_IPS.length]);
+      inFlight--;
       state.completed++;
       const want = item.expect;
       const k = (results.byKind[item.kind] ??= { sent: 0, asExpected: 0 });
@@ -637,9 +638,8 @@ async function main() {
   await worker.scheduled({ cron: "17 * * * *" }).catch((error) => log(`sweep failed: ${error.message}`));
   log(`traffic stopped (${state.stoppedBy}); last heap sample and snapshot analysis`);
 
-  // The end, at rest (nothing in flight): a last sample, then what the heap kept, and where
-  // workerd's memory is. The plateau is judged on the samples under traffic only.
-  (await sampleHeap("end")).atRest = true;
+  // The end: a last sample, then what the heap kept, and where workerd's memory is.
+  await sampleHeap("end");
   state.rss.endKiB = workerdRssKiB();
   state.rss.peakKiB = Math.max(state.rss.peakKiB, state.rss.endKiB ?? 0);
   heapClient.close();
@@ -727,27 +727,11 @@ function analyzeRetention(snapshots) {
   };
 }
 
-/** The plateau check over the samples of the run's second half. */
-function plateauVerdict() {
-  const samples = state.heap.samples;
-  const half = state.driveMs / 2000;
-  const judged = samples.filter((s) => s.t >= half && !s.atRest);
-  const span = judged.length > 1 ? judged.at(-1).t - judged[0].t : 0;
-  if (judged.length < MIN_JUDGED_SAMPLES || span < MIN_JUDGED_SECONDS) {
-    return { judged: false, why: `${judged.length} samples over ${span.toFixed(0)} s in the second half; needs ${MIN_JUDGED_SAMPLES} over ${MIN_JUDGED_SECONDS} s (try --seconds=300)` };
-  }
-  const perRequest = slope(judged.map((s) => [s.requests, s.heapKiB * 1024]));
-  const requests = judged.at(-1).requests - judged[0].requests;
-  const growth = perRequest * requests;
-  const grows = perRequest > MAX_GROWTH_BYTES_PER_REQUEST && growth > MIN_GROWTH_BYTES;
-  return { judged: true, plateau: !grows, bytesPerRequest: Math.round(perRequest * 10) / 10, growthKiB: Math.round(growth / 1024), samples: judged.length, fromSecond: judged[0].t, toSecond: judged.at(-1).t };
-}
-
 /** The report, from whatever the run got to; returns the exit code. */
 function finish() {
   const { results } = state;
   const seconds = state.driveMs / 1000;
-  const plateau = state.phase === "done" ? plateauVerdict() : { judged: false, why: `the run ended early (${state.phase})` };
+  const plateau = state.phase === "done" ? judgePlateau(state.heap.samples, state.driveMs / 1000, PLATEAU) : { judged: false, why: `the run ended early (${state.phase})` };
   const report = {
     stoppedBy: state.stoppedBy,
     requests: state.completed,
@@ -793,7 +777,7 @@ function finish() {
   }
   if (plateau.judged) {
     console.log(
-      `  plateau     ${plateau.plateau ? "yes" : "NO"}: ${plateau.bytesPerRequest} bytes per request over the second half (${plateau.samples} samples, ${plateau.fromSecond}–${plateau.toSecond} s, ${plateau.growthKiB} KiB in all); limit ${MAX_GROWTH_BYTES_PER_REQUEST} bytes per request and 1 MiB`,
+      `  plateau     ${plateau.plateau ? "yes" : "NO"}: ${plateau.bytesPerRequest} bytes per request over the second half (${plateau.samples} samples, ${plateau.fromSecond}–${plateau.toSecond} s, ${plateau.growthKiB} KiB in all); limit ${PLATEAU.maxBytesPerRequest} bytes per request and ${PLATEAU.minGrowthBytes / 1024} KiB`,
     );
   } else console.log(`  plateau     not judged: ${plateau.why}`);
   if (state.retention) {
