@@ -35,7 +35,7 @@ export function judgePlateau(samples, driveSeconds, limits = PLATEAU_DEFAULTS) {
   if (judged.length < limits.minSamples || span < limits.minSeconds) {
     return {
       judged: false,
-      why: `${judged.length} samples over ${span.toFixed(0)} s in the second half; needs ${limits.minSamples} over ${limits.minSeconds} s (try --seconds=300)`,
+      why: `${judged.length} samples over ${span.toFixed(0)} s in the second half; needs ${limits.minSamples} over ${limits.minSeconds} s (try --seconds=600)`,
     };
   }
   const perRequest = theilSen(judged.map((s) => [s.requests, s.heapKiB * 1024]));

@@ -557,7 +557,10 @@ async function main() {
       const s = await sampleHeap(keep ? "mid" : null);
       log(`${s.requests} requests: worker heap ${mib(s.heapKiB * 1024)} after GC, workerd RSS ${mib(s.rssKiB * 1024)}, D1 ${s.d1Rows} rows`);
     }
-  })();
+  })().then(
+    () => null,
+    (error) => error, // kept, and thrown once the traffic has stopped: the run still ends with its report
+  );
   const rssSampler = setInterval(() => {
     const rss = workerdRssKiB() ?? 0;
     state.rss.peakKiB = Math.max(state.rss.peakKiB, rss);
@@ -621,19 +624,24 @@ async function main() {
   });
   // Requests in flight when the traffic stops get REQUEST_TIMEOUT_MS to finish; a hung
   // workerd still ends in a report (the drivers are abandoned, and counted as unanswered).
-  const drained = Promise.all(drivers);
+  const drained = Promise.all(drivers).then(
+    () => "drained",
+    (error) => error,
+  );
   const hangGuard = (async () => {
     while (!stopReason()) await sleep(250);
     await sleep(REQUEST_TIMEOUT_MS + 5000);
     return "hung";
   })();
-  const outcome = await Promise.race([drained.then(() => "drained"), hangGuard]);
+  const outcome = await Promise.race([drained, hangGuard]);
   if (outcome === "hung") state.unanswered += state.sent - state.completed;
   state.driveMs = elapsed();
   driving = false;
   clearInterval(rssSampler);
   clearInterval(sweeper);
-  await heapSampler;
+  if (outcome instanceof Error) throw outcome;
+  const samplerError = await heapSampler;
+  if (samplerError) throw samplerError;
   // One more sweep, so that every run, however short, goes through the scheduled handler.
   await worker.scheduled({ cron: "17 * * * *" }).catch((error) => log(`sweep failed: ${error.message}`));
   log(`traffic stopped (${state.stoppedBy}); last heap sample and snapshot analysis`);
