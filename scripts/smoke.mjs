@@ -41,7 +41,10 @@ export function kidsOf(value) {
   return keys.map((k) => k.kid);
 }
 
-/** Runs every check; returns { failures, notes }. `fetchImpl` is for tests. */
+/**
+ * Runs every check; returns { failures, notes }. `fetchImpl` is for tests.
+ * @param {{ publicUrl: string, via?: string, expectKids?: string[], fetchImpl?: typeof fetch }} options
+ */
 export async function smoke({ publicUrl, via, expectKids, fetchImpl = fetch }) {
   const issuer = publicUrl.replace(/\/+$/, "");
   const origin = (via ?? issuer).replace(/\/+$/, "");
