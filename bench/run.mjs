@@ -30,8 +30,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toolVersions } from "./lib/build.mjs";
 import { findWorkerdPid, pin, runPhase } from "./lib/load.mjs";
+import { costReadmeSection, costReport, measureUsage, renderCost, updateCostReadme } from "./lib/cost.mjs";
 import { analyze, readmeSection, render, updateReadme, VARIANTS } from "./lib/report.mjs";
-import { setUp } from "./lib/setup.mjs";
+import { PUBLIC_URL, setUp } from "./lib/setup.mjs";
 
 const T0 = performance.now();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -113,6 +114,9 @@ async function main() {
   log(`counting D1 round trips and outbound requests over ${CONFIG.countedExchanges} exchanges each`);
   const counted = await countPerExchange(urls.count, x1Body, pool, outbound, spreadForMinting);
   counted.warmupOutbound = warmupOutbound;
+  // What an exchange costs (README "Cost"): D1 rows, database growth, queue messages, the sweep.
+  // Before the rounds, so quick mode's time budget accounts for it.
+  const usage = await measureUsage({ url: urls.count, adminToken: world.adminToken, sign: world.sign, publicUrl: PUBLIC_URL, x1Body, pool, mint: spreadForMinting, n: QUICK ? 20 : 200, perCandidateCount: QUICK ? 5 : 20, log });
 
   const rounds = [];
   const skipped = [];
@@ -160,7 +164,9 @@ async function main() {
     summary: Object.fromEntries(CONFIG.connections.map((c) => [String(c), analyze(rounds, c)])),
     rounds,
   };
+  results.cost = costReport(usage, results.summary);
   console.log(render(results));
+  console.log(`\n${renderCost(results.cost)}`);
   mkdirSync(OUT, { recursive: true });
   if (QUICK) {
     writeFileSync(join(OUT, "results-quick.json"), JSON.stringify(results, null, 2));
@@ -168,6 +174,7 @@ async function main() {
     writeFileSync(join(ROOT, "bench", "results.json"), JSON.stringify(results, null, 2) + "\n");
     const how = updateReadme(join(ROOT, "README.md"), readmeSection(results), README_INTRO);
     log(`wrote bench/results.json; README.md benchmark numbers ${how}`);
+    if (!updateCostReadme(join(ROOT, "README.md"), costReadmeSection(results.cost, results))) log("README.md has no cost markers; cost numbers not written");
   }
   if (world.stderr.tail.trim()) log(`workerd stderr (tail):\n${world.stderr.tail.trim().slice(-1000)}`);
 }

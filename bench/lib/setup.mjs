@@ -106,7 +106,7 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
     await expectOk(urls.X2, pool.take(), "X2");
     if (withDw) await expectOk(urls.Dw, pool.take(), "Dw");
     log(`seeded ${seed.relationships} relationships over ${seed.projects} projects; key cache warm after ${outbound.count} outbound requests`);
-    return { mf, urls, x1Body, pool, outbound, bundle, seed, stderr, scripts };
+    return { mf, urls, x1Body, pool, outbound, bundle, seed, stderr, scripts, adminToken: secrets.ADMIN_TOKEN, sign: issuer.sign };
   } catch (error) {
     await mf.dispose().catch(() => undefined);
     throw error;
