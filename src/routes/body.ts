@@ -1,66 +1,94 @@
 /**
- * Reading request bodies at the door: size-capped before parsing, then form or JSON,
- * then a zod schema. Everything inward receives typed data.
+ * Reading request bodies at the door: size-capped before parsing, then form or JSON, each
+ * with one meaning (no repeated parameter or member), then a zod schema. Everything inward
+ * receives typed data.
+ *
+ * One rule for every route: a request with no content type and an empty body has no
+ * parameters, so it is validated as `{}` (schemas with defaults take them; required fields
+ * are named as missing). Runtimes differ in how they hand such a request over: Miniflare
+ * and the Workers edge give a `null` body, `wrangler dev` an empty stream; both mean the
+ * same. A body with any other content type, or content with none, is 415.
+ *
+ * It does not decide what a field means; the route's schema does.
  */
 import type { z } from "zod";
 import { StsError } from "../errors";
 import { readCappedText } from "../read-capped";
+import { parseStrictJson } from "../strict-json";
 import { safeName, validate } from "../validate";
 import type { AppContext } from "./context";
 
 export const MAX_BODY_BYTES = 32 * 1024;
 
-/** Reads at most 32 KiB of body, refusing more without buffering it. */
+const FORM = "application/x-www-form-urlencoded";
+const JSON_TYPE = "application/json";
+
+/**
+ * Reads at most 32 KiB of body, refusing more without buffering it. A refused body is never
+ * cancelled, so the client's keep-alive connection stays usable: see `unread` in
+ * read-capped.ts for what breaks otherwise.
+ */
 async function readCapped(c: AppContext): Promise<string> {
-  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_BODY_BYTES);
+  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_BODY_BYTES, { unread: "discard" });
   if (read.ok) return read.text;
-  throw new StsError(read.why === "too_large" ? "body_too_large" : "body_malformed");
+  if (read.why === "too_large") throw new StsError("body_too_large");
+  throw new StsError("body_malformed", undefined, read.why === "length_invalid" ? "Content-Length is not a number of bytes" : "body is not readable UTF-8");
 }
 
-function mediaType(c: AppContext): string {
-  return (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+/** The media type without parameters, lower case; `undefined` when no Content-Type was sent. */
+function mediaType(c: AppContext): string | undefined {
+  const header = c.req.header("content-type");
+  return header === undefined ? undefined : header.split(";")[0]!.trim().toLowerCase();
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new StsError("body_malformed");
+/**
+ * The body's fields as sent, before any schema. `accepted` lists the media types the route
+ * takes; any other is refused before the body is read.
+ */
+async function readFields(c: AppContext, accepted: readonly string[]): Promise<unknown> {
+  const type = mediaType(c);
+  if (type !== undefined && !accepted.includes(type)) throw new StsError("media_type_unsupported");
+  const text = await readCapped(c);
+  if (type === undefined) {
+    if (text === "") return {};
+    throw new StsError("media_type_unsupported");
   }
+  return type === FORM ? parseForm(text) : parseJson(text);
+}
+
+/** RFC 6749 §3.1: a parameter may appear only once. */
+function parseForm(text: string): Record<string, string> {
+  // A Set, not `name in fields`: an object already "has" inherited names such as
+  // `constructor`, which would refuse a lone unknown parameter as repeated.
+  const seen = new Set<string>();
+  const entries: [string, string][] = [];
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (seen.has(name)) throw new StsError("field_invalid", `${safeName(name)}: must not be repeated`);
+    seen.add(name);
+    entries.push([name, value]);
+  }
+  return Object.fromEntries(entries);
+}
+
+/** JSON whose objects name each member once, at any depth, as form parameters must be. */
+function parseJson(text: string): unknown {
+  const parsed = parseStrictJson(text);
+  if (parsed.ok) return parsed.value;
+  if (parsed.why === "duplicate") throw new StsError("field_invalid", `${safeName(parsed.path.join("."))}: must not be repeated`);
+  throw new StsError("body_malformed", undefined, parsed.why === "too_deep" ? "JSON nested too deep" : undefined);
 }
 
 /**
  * An OAuth request body (RFC 6749 §3.2, RFC 8693 §2.1): form-encoded, or JSON with the
- * same field names. A parameter may appear only once (RFC 6749 §3.1).
+ * same field names as a single object.
  */
 export async function readOAuthBody<T>(c: AppContext, schema: z.ZodType<T>): Promise<T> {
-  const type = mediaType(c);
-  const text = await readCapped(c);
-  let fields: Record<string, unknown>;
-  if (type === "application/x-www-form-urlencoded") {
-    // A Set, not `name in fields`: an object already "has" inherited names such as
-    // `constructor`, which would refuse a lone unknown parameter as repeated.
-    const seen = new Set<string>();
-    const entries: [string, string][] = [];
-    for (const [name, value] of new URLSearchParams(text)) {
-      if (seen.has(name)) throw new StsError("field_invalid", `${safeName(name)}: must not be repeated`);
-      seen.add(name);
-      entries.push([name, value]);
-    }
-    fields = Object.fromEntries(entries);
-  } else if (type === "application/json") {
-    const value = parseJson(text);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new StsError("body_malformed");
-    fields = value as Record<string, unknown>;
-  } else {
-    throw new StsError("media_type_unsupported");
-  }
+  const fields = await readFields(c, [FORM, JSON_TYPE]);
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new StsError("body_malformed");
   return validate(schema, fields);
 }
 
 /** A JSON body of the admin API. */
 export async function readJsonBody<T>(c: AppContext, schema: z.ZodType<T>): Promise<T> {
-  const type = mediaType(c);
-  if (type !== "application/json") throw new StsError("media_type_unsupported");
-  return validate(schema, parseJson(await readCapped(c)));
+  return validate(schema, await readFields(c, [JSON_TYPE]));
 }

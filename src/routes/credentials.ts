@@ -5,20 +5,12 @@
  * the domain's (`admin/`, deciding access through `access/`).
  */
 import { Hono } from "hono";
-import type * as z from "zod";
 import { NewPullToken, createPullToken } from "../admin/pull-tokens";
 import { NewStaticToken, createStaticToken, deleteStaticToken, listStaticTokens, type OwnerRef } from "../admin/static-tokens";
 import { NewMember, NewUser, addMember, createUser, getUser, listMembers, removeMember } from "../admin/users";
-import { validate } from "../validate";
 import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppContext, AppEnv } from "./context";
-
-/** A JSON body whose fields are all optional: no body at all means the defaults. */
-async function readOptionalJsonBody<T>(c: AppContext, schema: z.ZodType<T>): Promise<T> {
-  if (c.req.raw.body === null && c.req.header("content-type") === undefined) return validate(schema, {});
-  return readJsonBody(c, schema);
-}
 
 const orgTokens = (c: AppContext): OwnerRef => ({ kind: "organization", orgId: c.req.param("org_id")! });
 const projectTokens = (c: AppContext): OwnerRef => ({ kind: "project", projectId: c.req.param("project_id")! });
@@ -26,7 +18,7 @@ const userTokens = (c: AppContext): OwnerRef => ({ kind: "user", userId: c.req.p
 
 /** The three owners' tokens are one set of verbs. */
 const issueToken = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext) => {
-  const { result } = await createStaticToken(await adminContext(c), owner(c), () => readOptionalJsonBody(c, NewStaticToken));
+  const { result } = await createStaticToken(await adminContext(c), owner(c), () => readJsonBody(c, NewStaticToken));
   return c.json(result, 201);
 };
 const listTokens = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext) =>
@@ -64,6 +56,6 @@ export const credentialRoutes = new Hono<AppEnv>()
   .delete("/v1/users/:user_id/tokens/:token_id", revokeToken(userTokens))
   // Pull tokens: signed, short-lived, never stored or listed
   .post("/v1/projects/:project_id/pull-tokens", async (c) => {
-    const { result } = await createPullToken(await adminContext(c), c.req.param("project_id"), () => readOptionalJsonBody(c, NewPullToken));
+    const { result } = await createPullToken(await adminContext(c), c.req.param("project_id"), () => readJsonBody(c, NewPullToken));
     return c.json(result, 201);
   });

@@ -31,11 +31,8 @@ const TokenParameter = z.looseObject({
   token_type_hint: z.string().optional(),
 });
 
-/** Form or JSON; a request with no body and no content type has no parameters. */
-async function readParameters(c: AppContext) {
-  if (c.req.raw.body === null && c.req.header("content-type") === undefined) return {};
-  return readOAuthBody(c, TokenParameter);
-}
+/** Form or JSON; a request with no content type and an empty body has none (body.ts). */
+const readParameters = (c: AppContext) => readOAuthBody(c, TokenParameter);
 
 /**
  * RFC 7662 §2.1: the caller must be authorized; here, by the INTROSPECTION_TOKEN secret.
