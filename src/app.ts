@@ -1,6 +1,7 @@
 /**
- * The Hono app: one log line per request, `no-store` on every response, routes, and the
- * single place where errors become wire responses (RFC 6749 §5.2 shape).
+ * The Hono app: one log line per request, `no-store` on every response that does not set
+ * its own caching, routes, and the single place where errors become wire responses
+ * (RFC 6749 §5.2 shape).
  */
 import { Hono } from "hono";
 import { configFrom } from "./config";
@@ -31,7 +32,9 @@ app.use(async (c, next) => {
   }
   c.header("X-Request-Id", log.request_id);
   if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
-  c.header("Pragma", "no-cache");
+  // Pragma: no-cache is the HTTP/1.0 spelling of "do not store" (RFC 6749 §5.1 asks for it
+  // beside no-store). On a cacheable answer (the JWKS' max-age) it would contradict it.
+  if (isNoStore(c.res.headers.get("Cache-Control"))) c.header("Pragma", "no-cache");
   const status = c.res.status;
   const fields = c.get("log");
   console.log(
@@ -59,6 +62,10 @@ app.route("/settings", settingsApp);
 
 app.notFound((c) => renderError(c, new StsError("route_not_found")));
 app.onError((error, c) => renderError(c, error));
+
+function isNoStore(cacheControl: string | null): boolean {
+  return (cacheControl ?? "").split(",").some((directive) => directive.trim().toLowerCase() === "no-store");
+}
 
 function renderError(c: AppContext, error: unknown): Response {
   const reason: Reason = error instanceof StsError ? error.reason : "internal";
