@@ -17,8 +17,9 @@
  * - Instances are independent: test files may each start their own, concurrently.
  * - `stop()` ends the whole process group it started (node, wrangler, workerd) and nothing
  *   else; an instance left running when the test process exits is killed then.
- * - Start-up takes 10–40 s (wrangler bundles, migrates and boots workerd): start one per
- *   file in `beforeAll` with a generous hook timeout, not one per test.
+ * - Start-up takes about 10 s on 2 shared cores, more under load (wrangler
+ *   bundles, migrates and boots workerd): start one per file in `beforeAll` with a generous
+ *   hook timeout (the node project's is 120 s), not one per test.
  *
  * It does not seed anything: tests use the public API, as users do.
  */
@@ -44,7 +45,7 @@ export interface DevServer {
   vars: Record<string, string>;
   /** The temporary directory holding .dev.vars and the local D1 state. */
   dir: string;
-  /** Everything the process printed so far (stdout and stderr), for failure messages. */
+  /** What the process printed so far (stdout and stderr, the last 256 KiB), for failure messages. */
   output(): string;
   /** An RS256 ID token with these claims, signed by the stand-in issuer named by `claims.iss`. */
   signIdToken(claims: { iss: string } & Record<string, unknown>): Promise<string>;
@@ -98,9 +99,11 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
       FORCE_COLOR: "0",
     },
   });
+  // The last 256 KiB: enough for any failure message, bounded for long suites.
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const capture = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-256 * 1024));
+  child.stdout!.on("data", capture);
+  child.stderr!.on("data", capture);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const killOnExit = () => killGroup(child, "SIGKILL");
   process.once("exit", killOnExit);
