@@ -6,8 +6,9 @@
  * One rule for every route: a request with no content type and an empty body has no
  * parameters, so it is validated as `{}` (schemas with defaults take them; required fields
  * are named as missing). Runtimes differ in how they hand such a request over: Miniflare
- * and the Workers edge give a `null` body, `wrangler dev` an empty stream; both mean the
- * same. A body with any other content type, or content with none, is 415.
+ * gives the worker a `null` body, `wrangler dev` an empty stream (with or without a
+ * `Content-Length: 0`); both mean the same. Content of another type, or content with no
+ * type, is 415.
  *
  * It does not decide what a field means; the route's schema does.
  */
