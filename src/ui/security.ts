@@ -78,7 +78,8 @@ export async function readForm(c: AppContext): Promise<Map<string, string>> {
   if (cached) return cached;
   const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") throw new StsError("media_type_unsupported");
-  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_FORM_BYTES);
+  // Never cancel a request body: it would break the client's keep-alive connection behind wrangler dev (read-capped.ts).
+  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_FORM_BYTES, { unread: "discard" });
   if (!read.ok) throw new StsError(read.why === "too_large" ? "body_too_large" : "body_malformed");
   const fields = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(read.text)) {

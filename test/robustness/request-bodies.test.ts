@@ -16,6 +16,7 @@ import { callWorker, replayRecorded } from "../support/exchange-forge";
 import { seedGithub } from "../support/exchange-seed";
 import { githubClaims, ISSUERS, signToken } from "../support/issuer";
 import { introspect, mintJobToken } from "../tenancy/helpers";
+import { SAME_ORIGIN, UiBrowser } from "../ui/support";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -259,6 +260,18 @@ describe("a refused body is never cancelled", () => {
     await expectError(await post("/v1/orgs", { "content-type": "application/json", authorization: `Bearer ${env.ADMIN_TOKEN}` }, stream), 400, "invalid_request");
     expect(seen.cancelled).toBe(false);
     expect(stream.locked).toBe(false);
+  });
+
+  it("reads the settings page's form post that runs past 32 KiB to its end too", async () => {
+    const browser = new UiBrowser();
+    const { stream, seen } = observedBody(64);
+    const response = await browser.fetch("/settings/sign-in", {
+      method: "POST",
+      headers: { ...SAME_ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+      body: stream,
+    });
+    expect(response.status).toBe(413);
+    expect(seen).toEqual({ pulled: 64, cancelled: false, finished: true });
   });
 
   for (const [label, path, headers, status] of [
