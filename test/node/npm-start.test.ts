@@ -77,7 +77,7 @@ async function introspect(token: string): Promise<Record<string, unknown>> {
 
 /** Exactly what `curl -X POST -H "Authorization: Bearer …" <url>` sends: no body, no Content-Length, no Content-Type. */
 const curlPost = (path: string, bearer: string) =>
-  rawRequest("POST", path, { "user-agent": "curl/8.5.0", accept: "*/*", authorization: `Bearer ${bearer}` });
+  rawRequest("POST", `${sts.url}${path}`, { "user-agent": "curl/8.5.0", accept: "*/*", authorization: `Bearer ${bearer}` });
 
 async function once(bytes: Buffer): Promise<RawResponse> {
   const connection = await RawConnection.open(sts.url);
@@ -127,15 +127,20 @@ describe("npm start: the connection survives a refusal", () => {
   const BIG = 40 * 1024;
   const form = { "content-type": "application/x-www-form-urlencoded" };
   const refusals: [string, () => Buffer, number][] = [
-    ["413 for a declared body over 32 KiB", () => rawRequest("POST", "/token", form, "a".repeat(BIG)), 413],
-    ["413 for a larger one (2 MiB)", () => rawRequest("POST", "/token", form, "a".repeat(2 * 1024 * 1024)), 413],
-    ["413 for a chunked body that runs past 32 KiB", () => rawRequest("POST", "/token", { ...form, "transfer-encoding": "chunked" }, chunkedBody(BIG)), 413],
-    ["413 for a chunked body of 2 MiB", () => rawRequest("POST", "/token", { ...form, "transfer-encoding": "chunked" }, chunkedBody(2 * 1024 * 1024)), 413],
-    ["415 for a body of another type", () => rawRequest("POST", "/token", { "content-type": "text/plain" }, "a".repeat(BIG)), 415],
-    ["401 before the body is read", () => rawRequest("POST", "/v1/orgs", { "content-type": "application/json" }, `{"name":"${"a".repeat(BIG)}"}`), 401],
+    ["413 for a declared body over 32 KiB", () => rawRequest("POST", `${sts.url}/token`, form, "a".repeat(BIG)), 413],
+    ["413 for a larger one (2 MiB)", () => rawRequest("POST", `${sts.url}/token`, form, "a".repeat(2 * 1024 * 1024)), 413],
+    ["413 for a chunked body that runs past 32 KiB", () => rawRequest("POST", `${sts.url}/token`, { ...form, "transfer-encoding": "chunked" }, chunkedBody(BIG)), 413],
+    ["413 for a chunked body of 2 MiB", () => rawRequest("POST", `${sts.url}/token`, { ...form, "transfer-encoding": "chunked" }, chunkedBody(2 * 1024 * 1024)), 413],
+    [
+      "413 for a settings-page form post over 32 KiB",
+      () => rawRequest("POST", `${sts.url}/settings/sign-in`, { ...form, origin: sts.url, "sec-fetch-site": "same-origin", "transfer-encoding": "chunked" }, chunkedBody(BIG)),
+      413,
+    ],
+    ["415 for a body of another type", () => rawRequest("POST", `${sts.url}/token`, { "content-type": "text/plain" }, "a".repeat(BIG)), 415],
+    ["401 before the body is read", () => rawRequest("POST", `${sts.url}/v1/orgs`, { "content-type": "application/json" }, `{"name":"${"a".repeat(BIG)}"}`), 401],
     [
       "400 for a JSON body that repeats a member",
-      () => rawRequest("POST", "/v1/orgs", { "content-type": "application/json", authorization: `Bearer ${sts.vars.ADMIN_TOKEN}` }, '{"name":"a","name":"b"}'),
+      () => rawRequest("POST", `${sts.url}/v1/orgs`, { "content-type": "application/json", authorization: `Bearer ${sts.vars.ADMIN_TOKEN}` }, '{"name":"a","name":"b"}'),
       400,
     ],
   ];
@@ -149,12 +154,12 @@ describe("npm start: the connection survives a refusal", () => {
         expect(first.status, first.body).toBe(status);
         // A real request with a body of its own, so the connection's framing is exercised too.
         const next = await connection.request(
-          rawRequest("POST", "/introspect", { ...form, authorization: `Bearer ${sts.vars.INTROSPECTION_TOKEN}` }, new URLSearchParams({ token }).toString()),
+          rawRequest("POST", `${sts.url}/introspect`, { ...form, authorization: `Bearer ${sts.vars.INTROSPECTION_TOKEN}` }, new URLSearchParams({ token }).toString()),
           20_000,
         );
         expect(next.status, next.body).toBe(200);
         expect(json(next)).toMatchObject({ active: true, token_use: "oidc" });
-        const third = await connection.request(rawRequest("GET", "/healthz"), 20_000);
+        const third = await connection.request(rawRequest("GET", `${sts.url}/healthz`), 20_000);
         expect(third.status).toBe(200);
       } finally {
         connection.close();
@@ -166,7 +171,7 @@ describe("npm start: the connection survives a refusal", () => {
 describe("npm start: one meaning per body", () => {
   it("refuses a JSON body that repeats a member, through the proxy too", async () => {
     const response = await once(
-      rawRequest("POST", "/v1/orgs", { authorization: `Bearer ${sts.vars.ADMIN_TOKEN}`, "content-type": "application/json" }, '{"name":"acme","n\\u0061me":"evil"}'),
+      rawRequest("POST", `${sts.url}/v1/orgs`, { authorization: `Bearer ${sts.vars.ADMIN_TOKEN}`, "content-type": "application/json" }, '{"name":"acme","n\\u0061me":"evil"}'),
     );
     expect(response.status).toBe(400);
     expect(json(response)).toEqual({ error: "invalid_request", error_description: "name: must not be repeated" });
@@ -177,7 +182,7 @@ describe("npm start: one meaning per body", () => {
     const response = await once(
       rawRequest(
         "POST",
-        `/v1/projects/${projectId}/trust-relationships`,
+        `${sts.url}/v1/projects/${projectId}/trust-relationships`,
         { authorization: `Bearer ${sts.vars.ADMIN_TOKEN}`, "content-type": "application/json" },
         '{"provider":"github","owner":"acme","repository":"app","conditions":{"ref":"refs/heads/main","ref":"*"}}',
       ),

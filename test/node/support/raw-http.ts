@@ -4,8 +4,8 @@
  * chunked or oversized, and several requests in a row on the same keep-alive connection.
  *
  *   const connection = await RawConnection.open(sts.url);
- *   const first = await connection.request(rawRequest("POST", "/token", { "content-type": "text/plain" }, "x".repeat(40_000)));
- *   const second = await connection.request(rawRequest("GET", "/healthz"));   // same socket, or it throws
+ *   const first = await connection.request(rawRequest("POST", `${sts.url}/token`, { "content-type": "text/plain" }, "x".repeat(40_000)));
+ *   const second = await connection.request(rawRequest("GET", `${sts.url}/healthz`));   // same socket, or it throws
  *   connection.close();
  *
  * It parses only what our worker sends back (a status line, headers, a Content-Length or
@@ -19,17 +19,17 @@ export interface RawResponse {
   body: string;
 }
 
-/** A request's bytes. `body` is sent as given; Content-Length is added only if `headers` has none and `contentLength` is not false. */
-export function rawRequest(
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: string | Buffer,
-  options: { contentLength?: boolean } = {},
-): Buffer {
-  const all: Record<string, string> = { host: "127.0.0.1", ...headers };
+/**
+ * A request's bytes, for `url` (its path and query on the request line, its host and port in
+ * `Host`). `body` is sent as given; Content-Length is added only when `headers` has neither
+ * it nor Transfer-Encoding.
+ */
+export function rawRequest(method: string, url: string, headers: Record<string, string> = {}, body?: string | Buffer): Buffer {
+  const { host, pathname, search } = new URL(url);
+  const path = pathname + search;
+  const all: Record<string, string> = { host, ...headers };
   const hasLength = Object.keys(all).some((name) => /^(content-length|transfer-encoding)$/i.test(name));
-  if (body !== undefined && !hasLength && options.contentLength !== false) all["content-length"] = String(Buffer.byteLength(body));
+  if (body !== undefined && !hasLength) all["content-length"] = String(Buffer.byteLength(body));
   const head = `${method} ${path} HTTP/1.1\r\n${Object.entries(all)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join("")}\r\n`;
