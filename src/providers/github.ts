@@ -11,8 +11,9 @@ import { pickClaims, type Claims, type Provider } from "./provider";
 
 // An enterprise slug as relationships may spell it (compared in lower case), and as an
 // issuer URL must spell it: canonical lower case only, so each enterprise has one issuer
-// URL and case variants of it cost nothing (no D1 read, no discovery fetch).
-const ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/i;
+// URL and case variants of it cost nothing (no D1 read, no discovery fetch). No `i` flag:
+// a JSON Schema pattern has no flags, and the OpenAPI document shows this one.
+const ENTERPRISE_SLUG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})$/;
 const ISSUER_ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
 const NUMERIC_ID = z.string().regex(/^[1-9][0-9]{0,19}$/);
 // GitHub's owner and repository name alphabets (repository names also allow '.').
