@@ -10,6 +10,7 @@ import { adminRoutes } from "./routes/admin";
 import type { AppContext, AppEnv } from "./routes/context";
 import { credentialRoutes } from "./routes/credentials";
 import { introspectionRoutes } from "./routes/introspection";
+import { openApiRoutes } from "./routes/openapi";
 import { adminRateLimit } from "./routes/rate-limit";
 import { tokenRoutes } from "./routes/token";
 import { wellKnownRoutes } from "./routes/well-known";
@@ -58,6 +59,7 @@ app.route("/", wellKnownRoutes);
 app.route("/", adminRoutes);
 app.route("/", credentialRoutes);
 app.route("/", introspectionRoutes);
+app.route("/", openApiRoutes);
 app.route("/settings", settingsApp);
 
 app.notFound((c) => renderError(c, new StsError("route_not_found")));

@@ -9,6 +9,7 @@
  * `retryAfter` (seconds) replaces a 429/503's default `Retry-After` when the thrower knows
  * when a retry can succeed (e.g. the rest of a key-refetch cooldown).
  */
+import * as z from "zod";
 
 export type Reason =
   // The request itself
@@ -72,9 +73,29 @@ export class StsError extends Error {
   }
 }
 
+/** Every `error` code a refusal can carry (RFC 6749 §5.2, RFC 7009 §2.2.1, and ours): a closed set clients can switch on. */
+export const ERROR_CODES = [
+  "invalid_request",
+  "unsupported_grant_type",
+  "invalid_target",
+  "invalid_scope",
+  "invalid_token",
+  "insufficient_scope",
+  "access_denied",
+  "unsupported_token_type",
+  "not_found",
+  "conflict",
+  "rate_limited",
+  "temporarily_unavailable",
+  "server_error",
+] as const;
+
+/** The body of every refusal, whatever the route (RFC 6749 §5.2 shape); `app.onError` renders it. */
+export const ErrorBody = z.strictObject({ error: z.enum(ERROR_CODES), error_description: z.string() });
+
 export interface WireError {
   status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
-  error: string;
+  error: (typeof ERROR_CODES)[number];
   description: string;
   /** Seconds, for 429 and 503. */
   retryAfter?: number;

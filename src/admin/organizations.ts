@@ -4,6 +4,7 @@
  */
 import * as z from "zod";
 import { authorizeOrg, requireOperator } from "../access/reach";
+import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";
 import type { Organization } from "../db/organizations";
 import type { Changed } from "./changes";
@@ -14,6 +15,9 @@ export const DisplayName = z.string().trim().min(1).max(200);
 
 export const NewOrganization = z.strictObject({ name: DisplayName });
 export type NewOrganization = z.infer<typeof NewOrganization>;
+
+/** An organization as the API shows it (`db/organizations.ts` builds it). */
+export const OrganizationView = z.object({ id: z.string().regex(ID_PATTERN.org), name: z.string(), created_at: z.number().int() });
 
 /** `POST /v1/orgs`: the operator only. */
 export async function createOrganization(ctx: AdminContext, input: Input<NewOrganization>): Promise<Changed<Organization>> {

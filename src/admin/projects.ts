@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { authorizeOrg, authorizeProject } from "../access/reach";
+import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";
 import type { Project } from "../db/organizations";
 import type { Changed } from "./changes";
@@ -13,6 +14,14 @@ import { DisplayName } from "./organizations";
 
 export const NewProject = z.strictObject({ name: DisplayName });
 export type NewProject = z.infer<typeof NewProject>;
+
+/** A project as the API shows it (`db/organizations.ts` builds it). */
+export const ProjectView = z.object({
+  id: z.string().regex(ID_PATTERN.prj),
+  org_id: z.string().regex(ID_PATTERN.org),
+  name: z.string(),
+  created_at: z.number().int(),
+});
 
 /** `POST /v1/orgs/{org_id}/projects`: an admin of the organization. */
 export async function createProject(ctx: AdminContext, orgId: string, input: Input<NewProject>): Promise<Changed<Project>> {

@@ -18,11 +18,9 @@ export const NewPullToken = z.strictObject({
 });
 export type NewPullToken = z.infer<typeof NewPullToken>;
 
-export interface IssuedPullToken {
-  token: string;
-  /** Unix seconds. */
-  expires_at: number;
-}
+/** `expires_at` in Unix seconds. */
+export const IssuedPullToken = z.object({ token: z.string(), expires_at: z.number().int() });
+export type IssuedPullToken = z.infer<typeof IssuedPullToken>;
 
 /** Who minted a pull token, for its `act` claim: a public identifier, never a secret. */
 function actorOf(principal: Principal): string {

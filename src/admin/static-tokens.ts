@@ -26,22 +26,24 @@ export type NewStaticToken = z.infer<typeof NewStaticToken>;
 export type OwnerRef = { kind: "user"; userId: string } | { kind: "organization"; orgId: string } | { kind: "project"; projectId: string };
 
 /** What a list shows of a token (SPEC §5). */
-export interface StaticTokenView {
-  id: string;
-  preview: string;
-  description: string;
-  created_at: number;
-  last_used_at: number | null;
-}
+export const StaticTokenView = z.object({
+  id: z.string().regex(ID_PATTERN.tok),
+  preview: z.string(),
+  description: z.string(),
+  created_at: z.number().int(),
+  last_used_at: z.number().int().nullable(),
+});
+export type StaticTokenView = z.infer<typeof StaticTokenView>;
 
 /** The one result that ever carries the plaintext (SPEC §4). */
-export interface IssuedStaticToken {
-  id: string;
-  token: string;
-  preview: string;
-  description: string;
-  created_at: number;
-}
+export const IssuedStaticToken = z.object({
+  id: z.string().regex(ID_PATTERN.tok),
+  token: z.string(),
+  preview: z.string(),
+  description: z.string(),
+  created_at: z.number().int(),
+});
+export type IssuedStaticToken = z.infer<typeof IssuedStaticToken>;
 
 /** The owner, once the principal may read or administer it; a user's tokens are the user's or the operator's alone. */
 async function authorizeOwner(ctx: AdminContext, ref: OwnerRef, access: Access): Promise<TokenOwner> {

@@ -34,6 +34,35 @@ export const CommonRelationshipFields = z.object({
 });
 const COMMON_KEYS = Object.keys(CommonRelationshipFields.shape);
 
+/**
+ * The whole body per provider, as documented: the common fields and the provider's own,
+ * unknown fields refused. `parseRelationship` validates with the same two schemas, in two
+ * steps, so that a bad `provider` is named before the fields that depend on it.
+ */
+export const RelationshipBody = z.discriminatedUnion(
+  "provider",
+  PROVIDER_NAMES.map((name) =>
+    z.strictObject({ ...CommonRelationshipFields.shape, provider: z.literal(name), ...PROVIDERS[name].relationshipSchema.shape }),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+/** A relationship as the API shows it (`renderRelationship`), per provider: its fields flattened in, pinned IDs once known. */
+export const TrustRelationshipResponse = z.discriminatedUnion(
+  "provider",
+  PROVIDER_NAMES.map((name) =>
+    z.object({
+      id: z.string().regex(ID_PATTERN.trl),
+      project_id: z.string().regex(ID_PATTERN.prj),
+      provider: z.literal(name),
+      ...PROVIDERS[name].relationshipSchema.shape,
+      conditions: z.record(z.string(), z.string()),
+      description: z.string(),
+      token_ttl_seconds: z.number().int(),
+      created_at: z.number().int(),
+    }),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
 /** A relationship body, validated: the common fields and the provider's own (`subject`). */
 export type NewRelationship = z.infer<typeof CommonRelationshipFields> & { subject: Record<string, unknown> };
 

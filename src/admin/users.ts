@@ -26,6 +26,15 @@ export const NewMember = z.strictObject({
 });
 export type NewMember = z.infer<typeof NewMember>;
 
+/** A user and a membership as the API shows them (`db/users.ts` builds them). */
+export const UserView = z.object({ id: z.string().regex(ID_PATTERN.usr), name: z.string(), email: z.string(), created_at: z.number().int() });
+export const MembershipView = z.object({
+  org_id: z.string().regex(ID_PATTERN.org),
+  user_id: z.string().regex(ID_PATTERN.usr),
+  role: z.enum(["admin", "member"]),
+  created_at: z.number().int(),
+});
+
 /** `POST /v1/users`: the operator only. A taken email is a `conflict`. */
 export async function createUser(ctx: AdminContext, input: Input<NewUser>): Promise<Changed<User>> {
   requireOperator(ctx.principal);

@@ -88,8 +88,11 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
   /** The job's provenance, copied into the minted token's `ci` claim. */
   provenance(claims: Claims): Record<string, string | number | boolean>;
 
-  /** Provider-specific fields of a trust relationship body (strict). */
-  relationshipSchema: z.ZodType<S>;
+  /**
+   * Provider-specific fields of a trust relationship body (strict): an object schema, whose
+   * members the documented body and response take beside the common fields.
+   */
+  relationshipSchema: z.ZodType<S> & { shape: z.core.$ZodShape };
   /** Where a relationship with these fields is found by `identify`'s keys. */
   relationshipIdentity(subject: S): JobIdentity;
   matchRelationship(subject: S, token: VerifiedToken): IdentityMatch;

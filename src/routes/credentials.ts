@@ -5,12 +5,22 @@
  * the domain's (`admin/`, deciding access through `access/`).
  */
 import { Hono } from "hono";
-import { NewPullToken, createPullToken } from "../admin/pull-tokens";
-import { NewStaticToken, createStaticToken, deleteStaticToken, listStaticTokens, type OwnerRef } from "../admin/static-tokens";
-import { NewMember, NewUser, addMember, createUser, getUser, listMembers, removeMember } from "../admin/users";
+import * as z from "zod";
+import { IssuedPullToken, NewPullToken, createPullToken } from "../admin/pull-tokens";
+import {
+  IssuedStaticToken,
+  NewStaticToken,
+  StaticTokenView,
+  createStaticToken,
+  deleteStaticToken,
+  listStaticTokens,
+  type OwnerRef,
+} from "../admin/static-tokens";
+import { MembershipView, NewMember, NewUser, UserView, addMember, createUser, getUser, listMembers, removeMember } from "../admin/users";
 import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppContext, AppEnv } from "./context";
+import { ADMIN, BODY, type Operation, type Operations } from "./document";
 
 const orgTokens = (c: AppContext): OwnerRef => ({ kind: "organization", orgId: c.req.param("org_id")! });
 const projectTokens = (c: AppContext): OwnerRef => ({ kind: "project", projectId: c.req.param("project_id")! });
@@ -27,6 +37,96 @@ const revokeToken = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext
   await deleteStaticToken(await adminContext(c), owner(c), c.req.param("token_id")!);
   return c.body(null, 204);
 };
+
+const MemberList = z.object({ members: z.array(MembershipView) });
+const StaticTokenList = z.object({ tokens: z.array(StaticTokenView) });
+
+/** The three owners' tokens are one set of verbs, documented once. */
+function tokenOperations(owner: string, path: string, who: string): Operations {
+  const tokens: Omit<Operation, "summary" | "responses" | "errors"> = { tag: "static tokens", security: "credential" };
+  return {
+    [`POST ${path}`]: {
+      ...tokens,
+      summary: `Create ${owner} token (${who})`,
+      description: "The plaintext `token` is in this response only; it is stored as a keyed hash. At most 100 tokens per owner.",
+      body: { media: "json", schema: NewStaticToken, required: false },
+      responses: { 201: { description: "The token, with its plaintext", schema: IssuedStaticToken } },
+      // 500 also when TOKEN_HASH_SALT is missing: nothing is written then.
+      errors: [...BODY, 409, ...ADMIN],
+    },
+    [`GET ${path}`]: {
+      ...tokens,
+      summary: `List ${owner} tokens, masked`,
+      responses: { 200: { description: "The tokens, with masked previews", schema: StaticTokenList } },
+      errors: ADMIN,
+    },
+    [`DELETE ${path}/{token_id}`]: {
+      ...tokens,
+      summary: `Revoke ${owner} token (${who})`,
+      description: "Rejected everywhere from now on, and so is every pull token made from it.",
+      responses: { 204: { description: "Revoked" } },
+      errors: ADMIN,
+    },
+  } as Operations;
+}
+
+/** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
+export const credentialOperations = (): Operations => ({
+  "POST /v1/users": {
+    tag: "users",
+    summary: "Create a user (the operator only)",
+    description: "The email is stored in lower case; a taken email is `409 conflict`.",
+    security: "credential",
+    body: { media: "json", schema: NewUser, required: true },
+    responses: { 201: { description: "The user", schema: UserView } },
+    errors: [...BODY, 401, 403, 409, 429, 500, 503],
+  },
+  "GET /v1/users/{user_id}": {
+    tag: "users",
+    summary: "Read a user (the user themselves or the operator)",
+    security: "credential",
+    responses: { 200: { description: "The user", schema: UserView } },
+    errors: ADMIN,
+  },
+  "POST /v1/orgs/{org_id}/members": {
+    tag: "organizations",
+    summary: "Add a member (an admin of the organization)",
+    description: "An unknown user is `400 invalid_request`; an existing member `409 conflict` (to change a role, remove and add again).",
+    security: "credential",
+    body: { media: "json", schema: NewMember, required: true },
+    responses: { 201: { description: "The membership", schema: MembershipView } },
+    errors: [...BODY, 409, ...ADMIN],
+  },
+  "GET /v1/orgs/{org_id}/members": {
+    tag: "organizations",
+    summary: "List an organization's members",
+    security: "credential",
+    responses: { 200: { description: "The memberships", schema: MemberList } },
+    errors: ADMIN,
+  },
+  "DELETE /v1/orgs/{org_id}/members/{user_id}": {
+    tag: "organizations",
+    summary: "Remove a member (an admin of the organization)",
+    description: "The user's pull tokens for the organization stop being active.",
+    security: "credential",
+    responses: { 204: { description: "Removed" } },
+    errors: ADMIN,
+  },
+  ...tokenOperations("an organization", "/v1/orgs/{org_id}/tokens", "an admin of the organization"),
+  ...tokenOperations("a project", "/v1/projects/{project_id}/tokens", "an admin of its organization"),
+  ...tokenOperations("a user", "/v1/users/{user_id}/tokens", "the user or the operator"),
+  "POST /v1/projects/{project_id}/pull-tokens": {
+    tag: "pull tokens",
+    summary: "Mint a pull token (any credential with registry access to the project, but a pull token)",
+    description:
+      "Scope `registry:pull`, at most one hour, never outliving the credential it is made from, and inactive once that credential is revoked. Signed, not stored, never listed. No body means the defaults.",
+    security: "credential",
+    body: { media: "json", schema: NewPullToken, required: false },
+    responses: { 201: { description: "The pull token", schema: IssuedPullToken } },
+    // 500 also when SIGNING_KEYS is missing.
+    errors: [...BODY, ...ADMIN],
+  },
+});
 
 export const credentialRoutes = new Hono<AppEnv>()
   // Users and memberships

@@ -22,6 +22,7 @@ import { identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Crede
 import { readOAuthBody } from "./body";
 import { bearerToken } from "./caller";
 import { accessDeps, nowSeconds, type AppContext, type AppEnv } from "./context";
+import { type Operations } from "./document";
 import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 
 // RFC 7662 §2.1 and RFC 7009 §2.1: `token`, and an optional hint we may ignore. Unknown
@@ -29,6 +30,59 @@ import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 const TokenParameter = z.looseObject({
   token: z.string().min(1).optional(),
   token_type_hint: z.string().optional(),
+});
+
+/** `/introspect` requires `token` (its handler says so with `field_invalid`); `/revoke` may take it from the bearer instead. */
+const IntrospectionRequest = TokenParameter.extend({ token: z.string().min(1) });
+
+const activeMembers = { active: z.literal(true), token_type: z.literal("Bearer"), scope: z.string(), iss: z.string() };
+
+/** What `describeActive` answers, per kind of token (RFC 7662 §2.2 members and ours). */
+const ActiveToken = z.discriminatedUnion("token_use", [
+  z.object({
+    ...activeMembers,
+    token_use: z.enum(["oidc", "pull"]),
+    sub: z.string(),
+    aud: z.string(),
+    org_id: z.string(),
+    project_id: z.string(),
+    trust_relationship_id: z.string().optional(),
+    client_id: z.string(),
+    jti: z.string(),
+    iat: z.number().int(),
+    nbf: z.number().int().optional(),
+    exp: z.number().int(),
+  }),
+  z.object({ ...activeMembers, token_use: z.literal("project"), sub: z.string(), org_id: z.string(), project_id: z.string(), iat: z.number().int() }),
+  z.object({ ...activeMembers, token_use: z.literal("organization"), sub: z.string(), org_id: z.string(), iat: z.number().int() }),
+  z.object({ ...activeMembers, token_use: z.literal("user"), sub: z.string(), org_ids: z.array(z.string()), iat: z.number().int() }),
+]);
+
+/** RFC 7662 §2.2: anything not active is `{"active": false}` and nothing else. */
+const IntrospectionResponse = z.union([z.object({ active: z.literal(false) }), ActiveToken]);
+
+/** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
+export const introspectionOperations = (): Operations => ({
+  "POST /introspect": {
+    tag: "oauth tokens",
+    summary: "Is this token active, and what may it do? (RFC 7662)",
+    description:
+      "Any token this service issues: minted job tokens, pull tokens, static tokens. Revoked, expired, mistyped, unknown and foreign tokens are all `{\"active\": false}`, with no hint of which. Unknown parameters are ignored.",
+    security: "introspection",
+    body: { media: "oauth", schema: IntrospectionRequest, required: true },
+    responses: { 200: { description: "The token's standing", schema: IntrospectionResponse } },
+    errors: [400, 401, 413, 415, 429, 500, 503],
+  },
+  "POST /revoke": {
+    tag: "oauth tokens",
+    summary: "Revoke a token minted here (RFC 7009)",
+    description:
+      "The holder presents the token as `token`, or, with no parameter, as the request's bearer credential (the end of a CI job). Invalid, expired and unknown tokens are answered 200 too. Static tokens are revoked by deleting them (`400 unsupported_token_type`).",
+    security: "optional_minted_token",
+    body: { media: "oauth", schema: TokenParameter, required: false },
+    responses: { 200: { description: "Revoked, or nothing to revoke" } },
+    errors: [400, 413, 415, 429, 500, 503],
+  },
 });
 
 /** Form or JSON; a request with no content type and an empty body has none (body.ts). */
@@ -53,8 +107,8 @@ async function requireIntrospectionCaller(c: AppContext): Promise<void> {
  * RFC 7662 §2.2 members (`client_id` for our JWTs: the relationship, or what a pull token was
  * made from), plus ours: `token_use`, `org_id`, `project_id` (and `org_ids` for user tokens).
  */
-async function describeActive(c: AppContext, credential: Credential): Promise<Record<string, unknown>> {
-  const common = { active: true, token_type: "Bearer", scope: credential.scopes.join(" "), iss: c.get("config").publicUrl };
+async function describeActive(c: AppContext, credential: Credential): Promise<z.infer<typeof ActiveToken>> {
+  const common = { active: true, token_type: "Bearer", scope: credential.scopes.join(" "), iss: c.get("config").publicUrl } as const;
   switch (credential.kind) {
     case "oidc":
     case "pull": {

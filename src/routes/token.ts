@@ -7,11 +7,12 @@ import { KeyCache } from "../providers/key-cache";
 import { ID_PATTERN } from "../db/d1";
 import { readOAuthBody } from "./body";
 import { nowSeconds, waitUntilOf, type AppEnv } from "./context";
+import { type Operations } from "./document";
 import { enforceLimit, networkKey } from "./rate-limit";
 
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
-const SUBJECT_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"];
-const REQUESTED_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:access_token"];
+const SUBJECT_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt"] as const;
+const REQUESTED_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:access_token"] as const;
 const ISSUED_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 
 // Unknown parameters are ignored (RFC 6749 §3.2); known ones must be strings.
@@ -22,6 +23,42 @@ const TokenRequest = z.looseObject({
   audience: z.string().optional(),
   scope: z.string().optional(),
   requested_token_type: z.string().optional(),
+});
+
+/**
+ * The request as documented: `TokenRequest` with what the handler checks after it, each
+ * with its own error code (RFC 6749 §5.2 reports the grant type first): the required
+ * fields, the token types, and `audience` as a project ID.
+ */
+const DocumentedTokenRequest = TokenRequest.extend({
+  grant_type: z.literal(GRANT_TYPE),
+  subject_token: z.string().min(1),
+  subject_token_type: z.enum(SUBJECT_TOKEN_TYPES),
+  audience: z.string().regex(ID_PATTERN.prj).optional(),
+  requested_token_type: z.enum(REQUESTED_TOKEN_TYPES).optional(),
+});
+
+/** RFC 8693 §2.2.1. */
+const TokenResponse = z.object({
+  access_token: z.string(),
+  issued_token_type: z.literal(ISSUED_TOKEN_TYPE),
+  token_type: z.literal("Bearer"),
+  expires_in: z.number().int(),
+  scope: z.string(),
+});
+
+/** The route below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
+export const tokenOperations = (): Operations => ({
+  "POST /token": {
+    tag: "exchange",
+    summary: "Exchange a CI job's OIDC ID token for a project token (RFC 8693)",
+    description:
+      "Always send `audience` (the project ID). Without it the job goes to the one project whose relationships name its identity; when several do, `400 invalid_target`. `scope` narrows the granted scopes (space-separated). Refusals name the failed stage, never the token or which claim differed.",
+    security: "none",
+    body: { media: "oauth", schema: DocumentedTokenRequest, required: true },
+    responses: { 200: { description: "The minted token", schema: TokenResponse } },
+    errors: [400, 413, 415, 429, 500, 503],
+  },
 });
 
 /** Provider signing keys live for the isolate's lifetime. */
@@ -44,8 +81,8 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   for (const field of ["grant_type", "subject_token", "subject_token_type"] as const) {
     if (!body[field]) throw new StsError("field_invalid", `${field}: is required`);
   }
-  if (!SUBJECT_TOKEN_TYPES.includes(body.subject_token_type!)) throw new StsError("subject_token_type_unsupported");
-  if (body.requested_token_type !== undefined && !REQUESTED_TOKEN_TYPES.includes(body.requested_token_type)) {
+  if (!(SUBJECT_TOKEN_TYPES as readonly string[]).includes(body.subject_token_type!)) throw new StsError("subject_token_type_unsupported");
+  if (body.requested_token_type !== undefined && !(REQUESTED_TOKEN_TYPES as readonly string[]).includes(body.requested_token_type)) {
     throw new StsError("requested_token_type_unsupported");
   }
   if (body.audience !== undefined && !ID_PATTERN.prj.test(body.audience)) throw new StsError("target_invalid");
@@ -67,14 +104,12 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   );
   log.project_id = result.grant.relationship.projectId;
   log.org_id = result.grant.relationship.orgId;
-  return c.json(
-    {
-      access_token: result.accessToken,
-      issued_token_type: ISSUED_TOKEN_TYPE,
-      token_type: "Bearer",
-      expires_in: result.expiresIn,
-      scope: result.scopes.join(" "),
-    },
-    200,
-  );
+  const minted: z.infer<typeof TokenResponse> = {
+    access_token: result.accessToken,
+    issued_token_type: ISSUED_TOKEN_TYPE,
+    token_type: "Bearer",
+    expires_in: result.expiresIn,
+    scope: result.scopes.join(" "),
+  };
+  return c.json(minted, 200);
 });

@@ -1,0 +1,302 @@
+/**
+ * How a route is documented, and how those descriptions become the OpenAPI 3.1 document.
+ *
+ * Every route file declares an `Operation` per route beside its handlers (keyed
+ * `"METHOD /path/{param}"`), naming the zod schemas the route validates with and renders
+ * through; `openapi.ts` collects them. Schemas become JSON Schema with zod's own
+ * `toJSONSchema` from `zod/v4/core`, which takes classic and `zod/mini` schemas alike, so
+ * this file never depends on which flavour the schemas are written in.
+ *
+ * It does not decide what a route accepts or answers (the schemas and handlers do), and it
+ * reads no request: `openApiDocument` is a pure function of the operations.
+ */
+import { registry, toJSONSchema, type $ZodType } from "zod/v4/core";
+import { ErrorBody } from "../errors";
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** `"POST /v1/orgs/{org_id}/projects"`: the method and the OpenAPI path template. */
+export type OperationKey = `${Method} /${string}`;
+
+/** Statuses whose body is the shared `{ error, error_description }` shape. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
+
+/** Who may call: nobody in particular; the admin API's credential; INTROSPECTION_TOKEN; optionally the minted token itself. */
+export type Security = "none" | "credential" | "introspection" | "optional_minted_token";
+
+export const TAGS = {
+  exchange: "RFC 8693 token exchange: a CI job's ID token for a project token",
+  "oauth tokens": "RFC 7662 introspection and RFC 7009 revocation",
+  discovery: "Public documents: keys, metadata, health and this document",
+  organizations: "Organizations, their projects and members",
+  "trust relationships": "Which CI jobs may exchange their ID tokens for a project's tokens",
+  users: "Users of the platform",
+  "static tokens": "Organization, project and user tokens: shown once, listed masked, revocable",
+  "pull tokens": "Short-lived registry pull tokens",
+} as const;
+
+export type Tag = keyof typeof TAGS;
+
+export interface Example {
+  summary: string;
+  value: unknown;
+}
+
+export interface RequestBody {
+  /**
+   * `json`: application/json; `oauth`: form-encoded or JSON with the same names (RFC 6749
+   * §3.2 endpoints); `form`: an HTML form post.
+   */
+  media: "json" | "oauth" | "form";
+  schema: $ZodType;
+  /** False when the route also takes no body at all (its fields' defaults apply). */
+  required: boolean;
+  examples?: Record<string, Example>;
+}
+
+/** A response that is not a refusal: a JSON body, an HTML page, or no content. */
+export interface Reply {
+  description: string;
+  schema?: $ZodType;
+  html?: true;
+  /** Response header name → what it carries. */
+  headers?: Record<string, string>;
+}
+
+export interface Operation {
+  tag: Tag;
+  summary: string;
+  description?: string;
+  security: Security;
+  /** Path parameter name → description; a name left out gets the common description below. */
+  params?: Record<string, string>;
+  /** The zod object the route validates its query with; each member becomes a query parameter. */
+  query?: $ZodType;
+  body?: RequestBody;
+  responses: Partial<Record<number, Reply>>;
+  /** The refusals this route can answer, each with the shared error body. */
+  errors: readonly ErrorStatus[];
+}
+
+export type Operations = Record<OperationKey, Operation>;
+
+// Refusal sets most routes share; a route lists its own statuses from these and others
+// (every route lists 500: a misconfiguration is answered wherever it is noticed).
+/** A body read at the door: invalid (400), over 32 KiB (413), another content type (415). */
+export const BODY: readonly ErrorStatus[] = [400, 413, 415];
+/** The admin API's bearer credential on a resource: who (401), may they (403), which (404), how often (429), D1 down (503). */
+export const ADMIN: readonly ErrorStatus[] = [401, 403, 404, 429, 500, 503];
+
+const PATH_PARAMETERS: Record<string, string> = {
+  org_id: "An organization ID (`org_…`)",
+  project_id: "A project ID (`prj_…`)",
+  user_id: "A user ID (`usr_…`)",
+  token_id: "A static token ID (`tok_…`)",
+};
+
+/** Each refusal status once, in `components.responses`: name, and what it means on any route. */
+const REFUSALS: Record<ErrorStatus, { name: string; description: string }> = {
+  400: {
+    name: "BadRequest",
+    description:
+      "Refused: `invalid_request` naming the bad field or the failed stage, or the route's own OAuth error (`unsupported_grant_type`, `invalid_target`, `invalid_scope`, `unsupported_token_type`)",
+  },
+  401: { name: "Unauthorized", description: "`invalid_token`: a valid bearer credential is required" },
+  403: { name: "Forbidden", description: "`insufficient_scope`: this credential may not do that" },
+  404: { name: "NotFound", description: "`not_found`: no such resource, or one outside this credential's reach" },
+  409: { name: "Conflict", description: "`conflict`: the resource conflicts with an existing one, or a limit is reached" },
+  413: { name: "TooLarge", description: "`invalid_request`: the body is larger than 32 KiB (or the subject token larger than 16 KiB)" },
+  415: { name: "UnsupportedMediaType", description: "`invalid_request`: a content type this route does not read" },
+  429: { name: "RateLimited", description: "`rate_limited`: retry after the delay in `Retry-After`" },
+  500: { name: "ServerError", description: "`server_error`: a misconfiguration, named in the description" },
+  503: {
+    name: "Unavailable",
+    description: "`temporarily_unavailable`: an upstream (a CI provider's keys, the database) is unavailable; retry after `Retry-After`",
+  },
+};
+
+const SECURITY_SCHEMES = {
+  credential: {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "The admin API's credential: `ADMIN_TOKEN` (the operator), a user, organization or project token (`sts_…`), or a token minted here (a job's or a pull token), as far as its scopes and reach allow",
+  },
+  introspection: { type: "http", scheme: "bearer", description: "`INTROSPECTION_TOKEN`, the credential of the platform's own services" },
+  minted_token: {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A token minted here, presented by its holder to revoke it",
+  },
+} as const;
+
+const SECURITY: Record<Security, Record<string, string[]>[]> = {
+  none: [],
+  credential: [{ credential: [] }],
+  introspection: [{ introspection: [] }],
+  optional_minted_token: [{}, { minted_token: [] }],
+};
+
+const ERROR_REF = { $ref: "#/components/schemas/Error" };
+const RETRY_AFTER = { description: "Seconds until a retry can succeed", schema: { type: "integer", minimum: 0 } };
+const WWW_AUTHENTICATE = { description: "RFC 6750 §3 challenge", schema: { type: "string" } };
+
+type JsonSchema = Record<string, unknown>;
+
+/** What a request may send (`input`: fields with defaults are optional) or a response carries (`output`). */
+type Io = "input" | "output";
+
+/**
+ * zod → JSON Schema, with the named schemas (and everything inside them) lifted into
+ * `components.schemas` and referred to by `$ref`. A name must mean one schema: the same
+ * name converted differently (say as input and as output) throws.
+ */
+function schemaConverter(named: Record<string, $ZodType>) {
+  const metadata = registry<{ id: string }>();
+  for (const [id, schema] of Object.entries({ Error: ErrorBody, ...named })) metadata.add(schema, { id });
+  const components: Record<string, JsonSchema> = {};
+  const componentJson: Record<string, string> = {};
+  const toComponents = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(toComponents);
+    if (typeof value !== "object" || value === null) return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === "$ref" && typeof v === "string" ? v.replace(/^#\/\$defs\//, "#/components/schemas/") : toComponents(v)]),
+    );
+  };
+  const convert = (schema: $ZodType, io: Io): JsonSchema => {
+    const converted = toJSONSchema(schema, { io, target: "draft-2020-12", metadata, override: refuseRegexFlags });
+    const { $schema: _dialect, $defs, ...root } = converted as JsonSchema;
+    for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, JsonSchema>)) {
+      const lifted = toComponents(definition) as JsonSchema;
+      const json = JSON.stringify(lifted);
+      if (componentJson[id] !== undefined && componentJson[id] !== json) throw new Error(`schema ${id} is converted in two different ways`);
+      componentJson[id] = json;
+      components[id] = lifted;
+    }
+    return toComponents(root) as JsonSchema;
+  };
+  return { convert, components };
+}
+
+type Convert = (schema: $ZodType, io: Io) => JsonSchema;
+
+/**
+ * JSON Schema patterns have no flags (JSON Schema 2020-12 §6.3.3): a zod regex with `i`,
+ * `m` or `s` would be documented as something else than it accepts, so it is refused here.
+ */
+const refuseRegexFlags = ({ zodSchema }: { zodSchema: $ZodType }): void => {
+  // A string's patterns are on its checks (and its own definition, for a format schema).
+  type Def = { pattern?: unknown; checks?: { _zod: { def: { pattern?: unknown } } }[] };
+  const def = zodSchema._zod.def as Def;
+  const patterns = [def.pattern, ...(def.checks ?? []).map((check) => check._zod.def.pattern)];
+  for (const pattern of patterns) {
+    if (pattern instanceof RegExp && /[ims]/.test(pattern.flags)) {
+      throw new Error(`pattern ${String(pattern)}: JSON Schema cannot carry its flags; spell them out`);
+    }
+  }
+};
+
+function requestBody(body: RequestBody, convert: Convert) {
+  const media = { schema: convert(body.schema, "input"), ...(body.examples ? { examples: body.examples } : {}) };
+  const types =
+    body.media === "json"
+      ? ["application/json"]
+      : body.media === "form"
+        ? ["application/x-www-form-urlencoded"]
+        : ["application/x-www-form-urlencoded", "application/json"];
+  return { required: body.required, content: Object.fromEntries(types.map((type) => [type, media])) };
+}
+
+function reply(r: Reply, convert: Convert) {
+  const headers = r.headers
+    ? Object.fromEntries(Object.entries(r.headers).map(([name, description]) => [name, { description, schema: { type: "string" } }]))
+    : undefined;
+  const content = r.schema
+    ? { "application/json": { schema: convert(r.schema, "output") } }
+    : r.html
+      ? { "text/html": { schema: { type: "string" } } }
+      : undefined;
+  return { description: r.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
+}
+
+function refusal(status: ErrorStatus) {
+  const headers =
+    status === 429 || status === 503
+      ? { "Retry-After": RETRY_AFTER }
+      : status === 401 || status === 403
+        ? { "WWW-Authenticate": WWW_AUTHENTICATE }
+        : undefined;
+  const { description } = REFUSALS[status];
+  return { description, ...(headers ? { headers } : {}), content: { "application/json": { schema: ERROR_REF } } };
+}
+
+function parameters(path: string, op: Operation) {
+  const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({
+    name,
+    in: "path",
+    required: true,
+    description: op.params?.[name!] ?? PATH_PARAMETERS[name!] ?? name,
+    schema: { type: "string" },
+  }));
+  // Each member of the query object is a parameter of its own, inline.
+  const query = op.query ? (toJSONSchema(op.query, { io: "input", target: "draft-2020-12", override: refuseRegexFlags }) as JsonSchema) : undefined;
+  const properties = (query?.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((query?.required ?? []) as string[]);
+  const inQuery = Object.entries(properties).map(([name, schema]) => {
+    const { description, ...rest } = schema;
+    return { name, in: "query", required: required.has(name), ...(description ? { description } : {}), schema: rest };
+  });
+  return [...inPath, ...inQuery];
+}
+
+function operation(path: string, op: Operation, convert: Convert) {
+  const responses: Record<string, unknown> = {};
+  for (const [status, r] of Object.entries(op.responses)) responses[status] = reply(r!, convert);
+  for (const status of op.errors) responses[String(status)] ??= { $ref: `#/components/responses/${REFUSALS[status].name}` };
+  const params = parameters(path, op);
+  return {
+    tags: [op.tag],
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
+    security: SECURITY[op.security],
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(op.body ? { requestBody: requestBody(op.body, convert) } : {}),
+    responses,
+  };
+}
+
+export interface DocumentInfo {
+  title: string;
+  version: string;
+  description: string;
+}
+
+/**
+ * The OpenAPI 3.1 document of these operations. Schemas are JSON Schema 2020-12 (OpenAPI
+ * 3.1's own dialect); those in `named` become `components.schemas` of that name.
+ */
+export function openApiDocument(operations: Operations, info: DocumentInfo, named: Record<string, $ZodType> = {}) {
+  const { convert, components } = schemaConverter(named);
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [key, op] of Object.entries(operations)) {
+    const space = key.indexOf(" ");
+    const method = key.slice(0, space).toLowerCase();
+    const path = key.slice(space + 1);
+    (paths[path] ??= {})[method] = operation(path, op, convert);
+  }
+  convert(ErrorBody, "output");
+  return {
+    openapi: "3.1.1",
+    info: { title: info.title, version: info.version, description: info.description },
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
+    paths,
+    components: {
+      schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
+      responses: Object.fromEntries(
+        (Object.keys(REFUSALS) as `${ErrorStatus}`[]).map((status) => [REFUSALS[status].name, refusal(Number(status) as ErrorStatus)]),
+      ),
+      securitySchemes: SECURITY_SCHEMES,
+    },
+  };
+}
