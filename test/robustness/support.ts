@@ -12,6 +12,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Env, ProviderName } from "../../src/config";
 import worker from "../../src/index";
+import { expectDocumented } from "../support/conformance";
 import { buildkiteClaims, circleciClaims, githubClaims, now, rwxClaims, signToken, uuid } from "../support/issuer";
 
 export const BASE = "https://sts.test";
@@ -27,8 +28,10 @@ export function client(overrides: Partial<Env> = {}, options: { settle?: boolean
   const settle = options.settle ?? true;
   async function fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(`${BASE}${path}`, init), workerEnv, ctx);
+    const request = new Request(`${BASE}${path}`, init);
+    const response = await worker.fetch(request, workerEnv, ctx);
     if (settle) await waitOnExecutionContext(ctx);
+    await expectDocumented(request, response);
     return response;
   }
   return {

@@ -1,16 +1,22 @@
 /**
  * Wire helpers: requests into the worker under test through `exports` (its real fetch
- * handler, in workerd), and seed helpers that use the admin API as an operator would.
+ * handler, in workerd), each response held to the OpenAPI document, and seed helpers that
+ * use the admin API as an operator would.
  */
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import { expectDocumented } from "./conformance";
 
 export const BASE = "https://sts.test";
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
 
-export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+/** Every response is checked against the OpenAPI document first (conformance.ts). */
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  const request = new Request(`${BASE}${path}`, init);
+  const response = await exports.default.fetch(request);
+  await expectDocumented(request, response);
+  return response;
 }
 
 export function admin(method: string, path: string, body?: unknown, token: string = env.ADMIN_TOKEN): Promise<Response> {

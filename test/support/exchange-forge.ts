@@ -9,6 +9,7 @@ import { expect } from "vitest";
 import { toWire, type Reason } from "../../src/errors";
 import worker from "../../src/index";
 import { BASE, expectError } from "./api";
+import { expectDocumented } from "./conformance";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -56,6 +57,7 @@ export async function callWorker(request: Request, overrides: Record<string, unk
   const ctx = createExecutionContext();
   const response = await worker.fetch(request, { ...env, ...overrides } as typeof env, ctx);
   await waitOnExecutionContext(ctx);
+  await expectDocumented(request, response);
   return response;
 }
 

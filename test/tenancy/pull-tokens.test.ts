@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/config";
 import worker from "../../src/index";
 import { admin, BASE, call, createProject, createRelationship, decodeHeader, decodeJwt, exchangeToken, expectError } from "../support/api";
+import { expectDocumented } from "../support/conformance";
 import { githubClaims, ISSUERS, signToken } from "../support/issuer";
 import { createStaticToken, ISS, json, mintJobToken, mintPullToken } from "./helpers";
 
@@ -91,12 +92,13 @@ describe("POST /v1/projects/{id}/pull-tokens", () => {
   it("fails with 500 server_error when signing keys are not configured", async () => {
     const { projectId } = await createProject();
     const ctx = createExecutionContext();
-    const response = await worker.fetch(
-      new Request(`${BASE}/v1/projects/${projectId}/pull-tokens`, { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }),
-      { ...env, SIGNING_KEYS: undefined } as Env,
-      ctx,
-    );
+    const request = new Request(`${BASE}/v1/projects/${projectId}/pull-tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+    });
+    const response = await worker.fetch(request, { ...env, SIGNING_KEYS: undefined } as Env, ctx);
     await waitOnExecutionContext(ctx);
+    await expectDocumented(request, response);
     const body = await expectError(response, 500, "server_error");
     expect(body.error_description).toContain("signing keys");
   });

@@ -5,6 +5,7 @@ import type { Env } from "../../src/config";
 import worker from "../../src/index";
 import { generateStaticToken, hashStaticToken } from "../../src/tokens/static-tokens";
 import { admin, BASE, call, createOrg, createProject, expectError } from "../support/api";
+import { expectDocumented } from "../support/conformance";
 import { addMember, createStaticToken, createUser, introspect, introspectWith, json, mintJobToken, mintPullToken } from "./helpers";
 
 type Owner = { label: string; path: () => Promise<string>; column: "user_id" | "org_id" | "project_id"; prefix: string };
@@ -26,8 +27,10 @@ async function storedRows(column: Owner["column"], ownerId: string) {
 /** Calls the worker with a modified environment (config is parsed per env object). */
 async function callWith(overrides: Partial<Env>, path: string, init: RequestInit = {}): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`${BASE}${path}`, init), { ...env, ...overrides } as Env, ctx);
+  const request = new Request(`${BASE}${path}`, init);
+  const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
   await waitOnExecutionContext(ctx);
+  await expectDocumented(request, response);
   return response;
 }
 
