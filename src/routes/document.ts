@@ -12,6 +12,7 @@
  */
 import { registry, toJSONSchema, type $ZodType } from "zod/v4/core";
 import { ErrorBody } from "../errors";
+import { SESSION_COOKIE } from "../ui/session";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -21,8 +22,11 @@ export type OperationKey = `${Method} /${string}`;
 /** Statuses whose body is the shared `{ error, error_description }` shape. */
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
 
-/** Who may call: nobody in particular; the admin API's credential; INTROSPECTION_TOKEN; optionally the minted token itself. */
-export type Security = "none" | "credential" | "introspection" | "optional_minted_token";
+/**
+ * Who may call: nobody in particular; the admin API's credential; INTROSPECTION_TOKEN;
+ * optionally the minted token itself; the settings page's session cookie.
+ */
+export type Security = "none" | "credential" | "introspection" | "optional_minted_token" | "session";
 
 export const TAGS = {
   exchange: "RFC 8693 token exchange: a CI job's ID token for a project token",
@@ -33,6 +37,7 @@ export const TAGS = {
   users: "Users of the platform",
   "static tokens": "Organization, project and user tokens: shown once, listed masked, revocable",
   "pull tokens": "Short-lived registry pull tokens",
+  "settings page": "Server-rendered HTML pages and form posts for people (refusals are HTML pages too)",
 } as const;
 
 export type Tag = keyof typeof TAGS;
@@ -54,11 +59,11 @@ export interface RequestBody {
   examples?: Record<string, Example>;
 }
 
-/** A response that is not a refusal: a JSON body, an HTML page, or no content. */
+/** A response that is not a refusal: a JSON body (`schema`), a text body of one of `text`'s media types (a page, a stylesheet), or no content. */
 export interface Reply {
   description: string;
   schema?: $ZodType;
-  html?: true;
+  text?: readonly string[];
   /** Response header name → what it carries. */
   headers?: Record<string, string>;
 }
@@ -74,8 +79,10 @@ export interface Operation {
   query?: $ZodType;
   body?: RequestBody;
   responses: Partial<Record<number, Reply>>;
-  /** The refusals this route can answer, each with the shared error body. */
+  /** The refusals this route can answer, each with the shared error body (an HTML page, for a `page`). */
   errors: readonly ErrorStatus[];
+  /** A settings page route: its refusals are HTML pages with the wire's status and error code. */
+  page?: true;
 }
 
 export type Operations = Record<OperationKey, Operation>;
@@ -102,7 +109,10 @@ const REFUSALS: Record<ErrorStatus, { name: string; description: string }> = {
       "Refused: `invalid_request` naming the bad field or the failed stage, or the route's own OAuth error (`unsupported_grant_type`, `invalid_target`, `invalid_scope`, `unsupported_token_type`)",
   },
   401: { name: "Unauthorized", description: "`invalid_token`: a valid bearer credential is required" },
-  403: { name: "Forbidden", description: "`insufficient_scope`: this credential may not do that" },
+  403: {
+    name: "Forbidden",
+    description: "`insufficient_scope`: this credential may not do that; or, on the settings page, `access_denied`: a form post that did not come from its own page",
+  },
   404: { name: "NotFound", description: "`not_found`: no such resource, or one outside this credential's reach" },
   409: { name: "Conflict", description: "`conflict`: the resource conflicts with an existing one, or a limit is reached" },
   413: { name: "TooLarge", description: "`invalid_request`: the body is larger than 32 KiB (or the subject token larger than 16 KiB)" },
@@ -116,6 +126,12 @@ const REFUSALS: Record<ErrorStatus, { name: string; description: string }> = {
 };
 
 const SECURITY_SCHEMES = {
+  session: {
+    type: "apiKey",
+    in: "cookie",
+    name: SESSION_COOKIE,
+    description: "The settings page's session, set by signing in there; without it a page redirects (303) to the sign-in page",
+  },
   credential: {
     type: "http",
     scheme: "bearer",
@@ -136,11 +152,12 @@ const SECURITY: Record<Security, Record<string, string[]>[]> = {
   credential: [{ credential: [] }],
   introspection: [{ introspection: [] }],
   optional_minted_token: [{}, { minted_token: [] }],
+  session: [{ session: [] }],
 };
 
 const ERROR_REF = { $ref: "#/components/schemas/Error" };
-const RETRY_AFTER = { description: "Seconds until a retry can succeed", schema: { type: "integer", minimum: 0 } };
-const WWW_AUTHENTICATE = { description: "RFC 6750 §3 challenge", schema: { type: "string" } };
+const RETRY_AFTER = { description: "Seconds until a retry can succeed", required: true, schema: { type: "integer", minimum: 0 } };
+const WWW_AUTHENTICATE = { description: "RFC 6750 §3 challenge", required: true, schema: { type: "string" } };
 
 type JsonSchema = Record<string, unknown>;
 
@@ -210,25 +227,33 @@ function requestBody(body: RequestBody, convert: Convert) {
 
 function reply(r: Reply, convert: Convert) {
   const headers = r.headers
-    ? Object.fromEntries(Object.entries(r.headers).map(([name, description]) => [name, { description, schema: { type: "string" } }]))
+    ? Object.fromEntries(Object.entries(r.headers).map(([name, description]) => [name, { description, required: true, schema: { type: "string" } }]))
     : undefined;
   const content = r.schema
     ? { "application/json": { schema: convert(r.schema, "output") } }
-    : r.html
-      ? { "text/html": { schema: { type: "string" } } }
+    : r.text
+      ? Object.fromEntries(r.text.map((type) => [type, { schema: { type: "string" } }]))
       : undefined;
   return { description: r.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
 }
 
-function refusal(status: ErrorStatus) {
+const HTML = { "text/html": { schema: { type: "string" } } };
+
+/** `components.responses` name of a refusal: the JSON one, or the settings page's HTML one. */
+const refusalName = (status: ErrorStatus, page: boolean) => `${page ? "Page" : ""}${REFUSALS[status].name}`;
+
+function refusal(status: ErrorStatus, page: boolean) {
   const headers =
     status === 429 || status === 503
       ? { "Retry-After": RETRY_AFTER }
-      : status === 401 || status === 403
+      : (status === 401 || status === 403) && !page
         ? { "WWW-Authenticate": WWW_AUTHENTICATE }
         : undefined;
   const { description } = REFUSALS[status];
-  return { description, ...(headers ? { headers } : {}), content: { "application/json": { schema: ERROR_REF } } };
+  const json = { "application/json": { schema: ERROR_REF } };
+  // A page's refusal is a page, but a misconfiguration found before any route runs (app.ts) is JSON there too.
+  const content = !page ? json : status === 500 ? { ...HTML, ...json } : HTML;
+  return { description: page ? `${description} (an HTML page carrying the code in \`data-error\`)` : description, ...(headers ? { headers } : {}), content };
 }
 
 function parameters(path: string, op: Operation) {
@@ -250,10 +275,15 @@ function parameters(path: string, op: Operation) {
   return [...inPath, ...inQuery];
 }
 
-function operation(path: string, op: Operation, convert: Convert) {
+function operation(path: string, op: Operation, convert: Convert, refusals: Set<string>) {
   const responses: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(op.responses)) responses[status] = reply(r!, convert);
-  for (const status of op.errors) responses[String(status)] ??= { $ref: `#/components/responses/${REFUSALS[status].name}` };
+  for (const status of op.errors) {
+    if (responses[String(status)]) continue;
+    const name = refusalName(status, op.page === true);
+    refusals.add(name);
+    responses[String(status)] = { $ref: `#/components/responses/${name}` };
+  }
   const params = parameters(path, op);
   return {
     tags: [op.tag],
@@ -279,12 +309,14 @@ export interface DocumentInfo {
 export function openApiDocument(operations: Operations, info: DocumentInfo, named: Record<string, $ZodType> = {}) {
   const { convert, components } = schemaConverter(named);
   const paths: Record<string, Record<string, unknown>> = {};
+  const refusals = new Set<string>();
   for (const [key, op] of Object.entries(operations)) {
     const space = key.indexOf(" ");
     const method = key.slice(0, space).toLowerCase();
     const path = key.slice(space + 1);
-    (paths[path] ??= {})[method] = operation(path, op, convert);
+    (paths[path] ??= {})[method] = operation(path, op, convert, refusals);
   }
+  const statuses = Object.keys(REFUSALS).map(Number) as ErrorStatus[];
   convert(ErrorBody, "output");
   return {
     openapi: "3.1.1",
@@ -294,7 +326,9 @@ export function openApiDocument(operations: Operations, info: DocumentInfo, name
     components: {
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
       responses: Object.fromEntries(
-        (Object.keys(REFUSALS) as `${ErrorStatus}`[]).map((status) => [REFUSALS[status].name, refusal(Number(status) as ErrorStatus)]),
+        [false, true].flatMap((page) =>
+          statuses.filter((s) => refusals.has(refusalName(s, page))).map((s) => [refusalName(s, page), refusal(s, page)]),
+        ),
       ),
       securitySchemes: SECURITY_SCHEMES,
     },

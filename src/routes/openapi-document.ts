@@ -41,6 +41,10 @@ export const OPENAPI_DOCUMENT: unknown = {
     {
       "name": "pull tokens",
       "description": "Short-lived registry pull tokens"
+    },
+    {
+      "name": "settings page",
+      "description": "Server-rendered HTML pages and form posts for people (refusals are HTML pages too)"
     }
   ],
   "paths": {
@@ -2742,6 +2746,473 @@ export const OPENAPI_DOCUMENT: unknown = {
           }
         }
       }
+    },
+    "/settings/assets/{name}": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "The page's stylesheet and script, under content-addressed names",
+        "security": [],
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "description": "`style.<hash>.css` or `client.<hash>.js`, as a page links them; any other name is not found",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The file (`Cache-Control: public, max-age=31536000, immutable`)",
+            "content": {
+              "text/css": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "text/javascript": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/PageNotFound"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          }
+        }
+      }
+    },
+    "/settings/sign-in": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "The sign-in page: paste a user token, an organization token or ADMIN_TOKEN",
+        "security": [],
+        "responses": {
+          "200": {
+            "description": "The sign-in form",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "Redirect to /settings",
+            "headers": {
+              "Location": {
+                "description": "/settings",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      },
+      "post": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "Sign in: a session behind a `__Host-` cookie, re-checked against the credential on every request",
+        "description": "A refused sign-in shows the sign-in page again, with the wire's status and error code.",
+        "security": [],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "csrf": {
+                    "type": "string"
+                  },
+                  "token": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 8192
+                  }
+                },
+                "required": [
+                  "csrf",
+                  "token"
+                ]
+              }
+            }
+          }
+        },
+        "responses": {
+          "303": {
+            "description": "Redirect to /settings",
+            "headers": {
+              "Location": {
+                "description": "/settings",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageBadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/PageUnauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/PageForbidden"
+          },
+          "413": {
+            "$ref": "#/components/responses/PageTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/PageUnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
+    },
+    "/settings/sign-out": {
+      "post": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "Sign out: the session is deleted",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "csrf": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "csrf"
+                ]
+              }
+            }
+          }
+        },
+        "responses": {
+          "303": {
+            "description": "Redirect to /settings/sign-in",
+            "headers": {
+              "Location": {
+                "description": "/settings/sign-in",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageBadRequest"
+          },
+          "403": {
+            "$ref": "#/components/responses/PageForbidden"
+          },
+          "413": {
+            "$ref": "#/components/responses/PageTooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/PageUnsupportedMediaType"
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
+    },
+    "/settings": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "Home: the operator's, or a user's organizations (an organization token goes to its organization)",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The home page",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "Redirect to the sign-in page or to the organization's page"
+          },
+          "404": {
+            "$ref": "#/components/responses/PageNotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
+    },
+    "/settings/orgs": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "The operator's \"open an organization by ID\" form",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "org_id",
+            "in": "query",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "303": {
+            "description": "Redirect to the organization's page (or to the sign-in page)"
+          },
+          "404": {
+            "$ref": "#/components/responses/PageNotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
+    },
+    "/settings/orgs/{org_id}": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "An organization: its projects, members and organization tokens",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "org_id",
+            "in": "path",
+            "required": true,
+            "description": "An organization ID (`org_…`)",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The organization's page",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "Redirect to /settings/sign-in",
+            "headers": {
+              "Location": {
+                "description": "/settings/sign-in",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/PageNotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
+    },
+    "/settings/projects/{project_id}": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "A project: its trust relationships and project tokens",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "project_id",
+            "in": "path",
+            "required": true,
+            "description": "A project ID (`prj_…`)",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The project's page",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "Redirect to /settings/sign-in",
+            "headers": {
+              "Location": {
+                "description": "/settings/sign-in",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/PageNotFound"
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
+    },
+    "/settings/account": {
+      "get": {
+        "tags": [
+          "settings page"
+        ],
+        "summary": "The signed-in credential, and a user's own tokens",
+        "security": [
+          {
+            "session": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The account page",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "303": {
+            "description": "Redirect to /settings/sign-in",
+            "headers": {
+              "Location": {
+                "description": "/settings/sign-in",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "429": {
+            "$ref": "#/components/responses/PageRateLimited"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageServerError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageUnavailable"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -2758,6 +3229,7 @@ export const OPENAPI_DOCUMENT: unknown = {
               "invalid_scope",
               "invalid_token",
               "insufficient_scope",
+              "access_denied",
               "unsupported_token_type",
               "not_found",
               "conflict",
@@ -3563,6 +4035,7 @@ export const OPENAPI_DOCUMENT: unknown = {
         "headers": {
           "WWW-Authenticate": {
             "description": "RFC 6750 §3 challenge",
+            "required": true,
             "schema": {
               "type": "string"
             }
@@ -3577,10 +4050,11 @@ export const OPENAPI_DOCUMENT: unknown = {
         }
       },
       "Forbidden": {
-        "description": "`insufficient_scope`: this credential may not do that",
+        "description": "`insufficient_scope`: this credential may not do that; or, on the settings page, `access_denied`: a form post that did not come from its own page",
         "headers": {
           "WWW-Authenticate": {
             "description": "RFC 6750 §3 challenge",
+            "required": true,
             "schema": {
               "type": "string"
             }
@@ -3639,6 +4113,7 @@ export const OPENAPI_DOCUMENT: unknown = {
         "headers": {
           "Retry-After": {
             "description": "Seconds until a retry can succeed",
+            "required": true,
             "schema": {
               "type": "integer",
               "minimum": 0
@@ -3668,6 +4143,7 @@ export const OPENAPI_DOCUMENT: unknown = {
         "headers": {
           "Retry-After": {
             "description": "Seconds until a retry can succeed",
+            "required": true,
             "schema": {
               "type": "integer",
               "minimum": 0
@@ -3681,9 +4157,130 @@ export const OPENAPI_DOCUMENT: unknown = {
             }
           }
         }
+      },
+      "PageBadRequest": {
+        "description": "Refused: `invalid_request` naming the bad field or the failed stage, or the route's own OAuth error (`unsupported_grant_type`, `invalid_target`, `invalid_scope`, `unsupported_token_type`) (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageUnauthorized": {
+        "description": "`invalid_token`: a valid bearer credential is required (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageForbidden": {
+        "description": "`insufficient_scope`: this credential may not do that; or, on the settings page, `access_denied`: a form post that did not come from its own page (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageNotFound": {
+        "description": "`not_found`: no such resource, or one outside this credential's reach (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageTooLarge": {
+        "description": "`invalid_request`: the body is larger than 32 KiB (or the subject token larger than 16 KiB) (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageUnsupportedMediaType": {
+        "description": "`invalid_request`: a content type this route does not read (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageRateLimited": {
+        "description": "`rate_limited`: retry after the delay in `Retry-After` (an HTML page carrying the code in `data-error`)",
+        "headers": {
+          "Retry-After": {
+            "description": "Seconds until a retry can succeed",
+            "required": true,
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageServerError": {
+        "description": "`server_error`: a misconfiguration, named in the description (an HTML page carrying the code in `data-error`)",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          },
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "PageUnavailable": {
+        "description": "`temporarily_unavailable`: an upstream (a CI provider's keys, the database) is unavailable; retry after `Retry-After` (an HTML page carrying the code in `data-error`)",
+        "headers": {
+          "Retry-After": {
+            "description": "Seconds until a retry can succeed",
+            "required": true,
+            "schema": {
+              "type": "integer",
+              "minimum": 0
+            }
+          }
+        },
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
       }
     },
     "securitySchemes": {
+      "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "__Host-sts_session",
+        "description": "The settings page's session, set by signing in there; without it a page redirects (303) to the sign-in page"
+      },
       "credential": {
         "type": "http",
         "scheme": "bearer",

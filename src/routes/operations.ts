@@ -15,6 +15,7 @@ import { IssuedStaticToken, StaticTokenView } from "../admin/static-tokens";
 import { RelationshipBody, TrustRelationshipResponse } from "../admin/trust-relationships";
 import { MembershipView, UserView } from "../admin/users";
 import { Jwks } from "../tokens/signing-keys";
+import { settingsOperations } from "../ui/settings";
 import { adminOperations } from "./admin";
 import { credentialOperations } from "./credentials";
 import { openApiDocument, type Operations } from "./document";
@@ -47,6 +48,7 @@ export const OPERATIONS: Operations = {
   ...openApiOperations,
   ...adminOperations(),
   ...credentialOperations(),
+  ...settingsOperations(),
 };
 
 /** Schemas shown once under these names in `components.schemas`, and referred to wherever used. */

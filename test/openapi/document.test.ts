@@ -139,6 +139,12 @@ describe("the conformance check every wire helper applies", () => {
     await expect(expectDocumented(revoke, json({ revoked: true }, 200))).rejects.toThrow(/without a body/);
   });
 
+  it("holds a settings page route to HTML, and a redirect to its Location", async () => {
+    await expectDocumented(get("/settings/account"), new Response("<!DOCTYPE html><p>", { status: 200, headers: { "content-type": "text/html; charset=UTF-8" } }));
+    await expect(expectDocumented(get("/settings/account"), json({ ok: true }, 200))).rejects.toThrow(/documented text\/html/);
+    await expect(expectDocumented(get("/settings/account"), new Response(null, { status: 303 }))).rejects.toThrow(/Location/);
+  });
+
   it("holds a request no route matches to the error shape", async () => {
     await expectDocumented(get("/nowhere"), json({ error: "not_found", error_description: "no such endpoint" }, 404));
     await expect(expectDocumented(get("/nowhere"), json({ ok: true }, 404))).rejects.toThrow(/no documented route/);

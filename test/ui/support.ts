@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Env } from "../../src/config";
 import worker from "../../src/index";
+import { expectDocumented } from "../support/conformance";
 
 export const BASE = "https://sts.test";
 export const SAME_ORIGIN = { origin: BASE, "sec-fetch-site": "same-origin" } as const;
@@ -36,8 +37,10 @@ export class UiBrowser {
       headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     }
     const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(`${BASE}${path}`, { ...init, headers, redirect: "manual" }), this.env, ctx);
+    const request = new Request(`${BASE}${path}`, { ...init, headers, redirect: "manual" });
+    const response = await worker.fetch(request, this.env, ctx);
     await waitOnExecutionContext(ctx);
+    await expectDocumented(request, response);
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(";");
       const at = pair!.indexOf("=");
