@@ -42,7 +42,7 @@ const MemberList = z.object({ members: z.array(MembershipView) });
 const StaticTokenList = z.object({ tokens: z.array(StaticTokenView) });
 
 /** The three owners' tokens are one set of verbs, documented once. */
-function tokenOperations(owner: string, path: string, who: string): Operations {
+function staticTokenOperations(owner: string, path: string, who: string): Operations {
   const tokens: Omit<Operation, "summary" | "responses" | "errors"> = { tag: "static tokens", security: "credential" };
   return {
     [`POST ${path}`]: {
@@ -112,9 +112,9 @@ export const credentialOperations = (): Operations => ({
     responses: { 204: { description: "Removed" } },
     errors: ADMIN,
   },
-  ...tokenOperations("an organization", "/v1/orgs/{org_id}/tokens", "an admin of the organization"),
-  ...tokenOperations("a project", "/v1/projects/{project_id}/tokens", "an admin of its organization"),
-  ...tokenOperations("a user", "/v1/users/{user_id}/tokens", "the user or the operator"),
+  ...staticTokenOperations("an organization", "/v1/orgs/{org_id}/tokens", "an admin of the organization"),
+  ...staticTokenOperations("a project", "/v1/projects/{project_id}/tokens", "an admin of its organization"),
+  ...staticTokenOperations("a user", "/v1/users/{user_id}/tokens", "the user or the operator"),
   "POST /v1/projects/{project_id}/pull-tokens": {
     tag: "pull tokens",
     summary: "Mint a pull token (any credential with registry access to the project, but a pull token)",

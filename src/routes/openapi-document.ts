@@ -2991,7 +2991,16 @@ export const OPENAPI_DOCUMENT: unknown = {
             }
           },
           "303": {
-            "description": "Redirect to the sign-in page or to the organization's page"
+            "description": "Redirect to the sign-in page, or an organization token to its organization's page",
+            "headers": {
+              "Location": {
+                "description": "/settings/sign-in or /settings/orgs/{org_id}",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           },
           "404": {
             "$ref": "#/components/responses/PageNotFound"
@@ -3031,7 +3040,16 @@ export const OPENAPI_DOCUMENT: unknown = {
         ],
         "responses": {
           "303": {
-            "description": "Redirect to the organization's page (or to the sign-in page)"
+            "description": "Redirect to the organization's page (or to the sign-in page)",
+            "headers": {
+              "Location": {
+                "description": "/settings/orgs/{org_id} or /settings/sign-in",
+                "required": true,
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           },
           "404": {
             "$ref": "#/components/responses/PageNotFound"

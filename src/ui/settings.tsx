@@ -80,7 +80,7 @@ const SignOutForm = z.object({ csrf: z.string() });
 /** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
 export const settingsOperations = (): Operations => {
   const page = (description: string) => ({ description, text: ["text/html"] });
-  const to = (where: string) => ({ description: `Redirect to ${where}`, headers: { Location: where } });
+  const to = (where: string, description = `Redirect to ${where}`) => ({ description, headers: { Location: where } });
   const signedIn = { tag: "settings page", security: "session", page: true } as const;
   const reading = [404, 429, 500, 503] as const;
   return {
@@ -123,14 +123,17 @@ export const settingsOperations = (): Operations => {
     "GET /settings": {
       ...signedIn,
       summary: "Home: the operator's, or a user's organizations (an organization token goes to its organization)",
-      responses: { 200: page("The home page"), 303: { description: "Redirect to the sign-in page or to the organization's page" } },
+      responses: {
+        200: page("The home page"),
+        303: to("/settings/sign-in or /settings/orgs/{org_id}", "Redirect to the sign-in page, or an organization token to its organization's page"),
+      },
       errors: reading,
     },
     "GET /settings/orgs": {
       ...signedIn,
       summary: "The operator's \"open an organization by ID\" form",
       query: z.object({ org_id: z.string() }),
-      responses: { 303: { description: "Redirect to the organization's page (or to the sign-in page)" } },
+      responses: { 303: to("/settings/orgs/{org_id} or /settings/sign-in", "Redirect to the organization's page (or to the sign-in page)") },
       errors: reading,
     },
     "GET /settings/orgs/{org_id}": {

@@ -36,7 +36,8 @@ describe("GET /openapi.json from a running worker", () => {
 
   it("names a bearer scheme for the admin API, for introspection, and for revocation's optional one; none for /token", () => {
     const schemes = served.components.securitySchemes;
-    expect(Object.values(schemes).every((s) => s.type === "http" && s.scheme === "bearer")).toBe(true);
+    for (const name of ["credential", "introspection", "minted_token"]) expect(schemes[name]).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(schemes.session).toMatchObject({ type: "apiKey", in: "cookie", name: "__Host-sts_session" });
     expect(served.paths["/token"].post.security).toEqual([]);
     expect(served.paths["/introspect"].post.security).toEqual([{ introspection: [] }]);
     expect(served.paths["/revoke"].post.security).toEqual([{}, { minted_token: [] }]);
