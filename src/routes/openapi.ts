@@ -9,16 +9,12 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "./context";
-import { OPENAPI_DOCUMENT } from "./openapi-document";
+import { OPENAPI_JSON } from "./openapi-document";
 
 const DOCUMENT_MAX_AGE_SECONDS = 300;
 
-/** Serialized once per isolate, on first request. */
-let json: string | undefined;
-
 export const openApiRoutes = new Hono<AppEnv>().get("/openapi.json", (c) => {
-  json ??= JSON.stringify(OPENAPI_DOCUMENT);
   c.header("Cache-Control", `public, max-age=${DOCUMENT_MAX_AGE_SECONDS}`);
   c.header("Content-Type", "application/json");
-  return c.body(json);
+  return c.body(OPENAPI_JSON);
 });

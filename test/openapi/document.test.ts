@@ -11,7 +11,7 @@ import { parseRelationship, RelationshipBody } from "../../src/admin/trust-relat
 import { app } from "../../src/app";
 import { PROVIDER_NAMES } from "../../src/providers/registry";
 import { RELATIONSHIP_EXAMPLES } from "../../src/routes/admin";
-import { OPENAPI_DOCUMENT } from "../../src/routes/openapi-document";
+import { OPENAPI_JSON } from "../../src/routes/openapi-document";
 import { openApiDocument } from "../../src/routes/document";
 import { buildDocument, OPERATIONS } from "../../src/routes/operations";
 import { admin, BASE, call, createProject } from "../support/api";
@@ -28,7 +28,7 @@ describe("GET /openapi.json", () => {
     expect(response.headers.get("cache-control")).toBe("public, max-age=300");
     const served = await response.json();
     expect(served).toEqual(buildDocument());
-    expect(served).toEqual(OPENAPI_DOCUMENT);
+    expect(served).toEqual(JSON.parse(OPENAPI_JSON));
   });
 
   it("documents exactly the routes the app serves, no more and no fewer", () => {
@@ -39,7 +39,7 @@ describe("GET /openapi.json", () => {
   });
 
   it("shows one example relationship per provider, each accepted by the door's parser and the documented schema", () => {
-    const examples = (OPENAPI_DOCUMENT as any).paths["/v1/projects/{project_id}/trust-relationships"].post.requestBody.content[
+    const examples = JSON.parse(OPENAPI_JSON).paths["/v1/projects/{project_id}/trust-relationships"].post.requestBody.content[
       "application/json"
     ].examples as Record<string, { value: Record<string, unknown> }>;
     expect(Object.keys(examples).sort()).toEqual([...PROVIDER_NAMES].sort());

@@ -12,7 +12,7 @@
  * never changes one (it reads a clone).
  */
 import { Validator, type Schema } from "@cfworker/json-schema";
-import { OPENAPI_DOCUMENT } from "../../src/routes/openapi-document";
+import { OPENAPI_JSON } from "../../src/routes/openapi-document";
 
 interface ResponseObject {
   $ref?: string;
@@ -26,7 +26,7 @@ interface Document {
   components: { schemas: Record<string, Schema>; responses: Record<string, ResponseObject> };
 }
 
-const document = OPENAPI_DOCUMENT as Document;
+const document = JSON.parse(OPENAPI_JSON) as Document;
 
 /** Where the settings page is mounted: it answers unknown paths below it with its own not-found page. */
 const PAGE_PREFIXES = new Set(
