@@ -28,7 +28,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * The production bundle's gzip budget, in KiB, as wrangler reports the upload. This
- * milestone's target is 64 KiB; the bundle meets 128 KiB today (125.0 KiB with the settings
+ * milestone's target is 64 KiB; the bundle meets 128 KiB today (126.0 KiB with the settings
  * page and the OpenAPI document, rounded up to the next 8 KiB), and issue 12's bundle work
  * lowers this constant to 64 as it gets there.
  */
