@@ -9,48 +9,27 @@
  * `data-error`), never as JSON. What this file does not do: decide who may touch what
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
-import { Hono, type Context } from "hono";
-import type { JSX } from "hono/jsx/jsx-runtime";
+import { Hono } from "hono";
 import * as z from "zod";
 import { getOrganization } from "../admin/organizations";
-import { getProject, listProjects } from "../admin/projects";
-import { listStaticTokens } from "../admin/static-tokens";
-import { listTrustRelationships } from "../admin/trust-relationships";
 import { listMembers } from "../admin/users";
-import { ID_PATTERN } from "../db/d1";
 import { listUserOrgIds } from "../db/users";
 import { StsError, toWire, type Reason } from "../errors";
-import { adminContextFor, type AppContext, type AppEnv } from "../routes/context";
+import { adminContextFor, type AppEnv } from "../routes/context";
 import type { Operations } from "../routes/document";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
+import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
+import { accountRoutes } from "./routes/account";
+import { orgRoutes } from "./routes/org";
+import { projectRoutes } from "./routes/project";
 import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
-import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut, type UiSession } from "./session";
-import { AccountPage } from "./views/account";
+import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut } from "./session";
 import { ErrorPage } from "./views/error";
 import { OperatorHome, UserHome } from "./views/home";
-import { OrgPage } from "./views/org";
-import { ProjectPage } from "./views/project";
 import { SignInPage, type SignInError } from "./views/sign-in";
 
 /** The longest credential the admin API reads from a bearer header. */
 const MAX_TOKEN_LENGTH = 8192;
-
-/** The session of this request, resolved once by the middleware below. */
-const sessions = new WeakMap<Request, UiSession | null>();
-const sessionOf = (c: AppContext): UiSession | null => sessions.get(c.req.raw) ?? null;
-
-function render(c: Context, page: JSX.Element, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503 = 200) {
-  return c.html(Promise.resolve(page).then((html) => `<!DOCTYPE html>${html}`), status);
-}
-
-const toSignIn = (c: AppContext) => c.redirect("/settings/sign-in", 303);
-
-/** Writes a refusal to the request's log line, as `app.ts` does for the API. */
-function logRefusal(c: AppContext, error: StsError): void {
-  const log = c.get("log");
-  log.reason = error.reason;
-  if (error.logDetail) log.detail = error.logDetail;
-}
 
 /** What the sign-in page says for each way a sign-in can be refused. */
 const SIGN_IN_MESSAGES: Partial<Record<Reason, string>> = {
@@ -171,7 +150,7 @@ settingsApp.get("/assets/:name", (c) => {
 settingsApp.use("*", async (c, next) => {
   if (c.req.method === "POST") requireSameOrigin(c);
   const session = await currentSession(c);
-  sessions.set(c.req.raw, session);
+  rememberSession(c, session);
   if (session) await limitSession(c, session.principal);
   await next();
 });
@@ -237,60 +216,9 @@ settingsApp.get("/", async (c) => {
   }
 });
 
-// The operator's "open an organization by ID" form (GET: an ID is not a secret).
-settingsApp.get("/orgs", (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const id = (c.req.query("org_id") ?? "").trim();
-  if (!ID_PATTERN.org.test(id)) {
-    c.get("log").reason = "not_found";
-    return render(c, <OperatorHome session={session} notFound />, 404);
-  }
-  return c.redirect(`/settings/orgs/${id}`, 303);
-});
-
-settingsApp.get("/orgs/:org_id", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const ctx = adminContextFor(c, session.principal);
-  const orgId = c.req.param("org_id");
-  const org = await getOrganization(ctx, orgId);
-  const [projects, members, tokens] = await Promise.all([
-    listProjects(ctx, org.id),
-    listMembers(ctx, org.id),
-    listStaticTokens(ctx, { kind: "organization", orgId: org.id }),
-  ]);
-  const principal = session.principal;
-  const standing =
-    principal.kind === "operator"
-      ? "operator"
-      : principal.kind === "organization"
-        ? "organization token"
-        : (members.find((m) => m.user_id === principal.userId)?.role ?? "member");
-  return render(c, <OrgPage session={session} data={{ org, standing, projects, members, tokens }} />);
-});
-
-settingsApp.get("/projects/:project_id", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const ctx = adminContextFor(c, session.principal);
-  const project = await getProject(ctx, c.req.param("project_id"));
-  const [org, relationships, tokens] = await Promise.all([
-    getOrganization(ctx, project.org_id),
-    listTrustRelationships(ctx, project.id),
-    listStaticTokens(ctx, { kind: "project", projectId: project.id }),
-  ]);
-  return render(c, <ProjectPage session={session} data={{ org, project, relationships, tokens }} />);
-});
-
-settingsApp.get("/account", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const principal = session.principal;
-  const tokens =
-    principal.kind === "user" ? await listStaticTokens(adminContextFor(c, principal), { kind: "user", userId: principal.userId }) : null;
-  return render(c, <AccountPage session={session} tokens={tokens} />);
-});
+settingsApp.route("/", orgRoutes);
+settingsApp.route("/", projectRoutes);
+settingsApp.route("/", accountRoutes);
 
 settingsApp.all("*", () => {
   throw new StsError("route_not_found");
