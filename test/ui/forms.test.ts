@@ -245,7 +245,7 @@ async function expectIssuedToken(response: Response, prefix: string): Promise<st
   const html = await response.text();
   const dialog = /<dialog id="issued-token" data-modal="true" data-once="[^"]+" open="" [^>]*>[\s\S]*?<\/dialog>/.exec(html)?.[0];
   expect(dialog, "no open dialog with the new token").toBeDefined();
-  const token = new RegExp(`value="(${prefix}[A-Za-z0-9]+)"`).exec(dialog!)?.[1];
+  const token = new RegExp(`<textarea id="issued-token-value"[^>]*>(${prefix}[A-Za-z0-9]+)</textarea>`).exec(dialog!)?.[1];
   expect(token).toBeDefined();
   expect(html.split(token!).length - 1, "plaintext shown once").toBe(1);
   expect(dialog).toContain('data-copy="issued-token-value"');

@@ -90,7 +90,8 @@ h2 { font-size: 1.2rem; margin: 0 0 0.75rem; }
   .facts dd { margin-bottom: 0.5rem; }
 }
 
-.table-wrap { overflow-x: auto; }
+/* relative: visually hidden (absolute) cells stay inside the scroller, not widening the page */
+.table-wrap { overflow-x: auto; position: relative; }
 table { border-collapse: collapse; width: 100%; font-size: 0.95rem; }
 caption { text-align: left; color: var(--muted); padding-bottom: 0.5rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.5rem 0.75rem 0.5rem 0; border-bottom: 1px solid var(--border); }
@@ -151,7 +152,8 @@ button.icon:hover { border-color: var(--danger); }
 td.row-actions { width: 1%; white-space: nowrap; padding-right: 0; }
 ul.plain.compact li { padding: 0; border: 0; }
 .danger-zone { border-color: var(--danger); }
-input.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+textarea.token { word-break: break-all; resize: none; }
 dialog h2 { margin-top: 0; }
 dialog { max-width: min(36rem, calc(100vw - 2rem)); border: 1px solid var(--border); border-radius: var(--radius); background: var(--surface); color: var(--text); padding: 1.25rem; }
 dialog::backdrop { background: rgb(0 0 0 / 0.5); }

@@ -209,7 +209,9 @@ export function IssuedTokenDialog({ token, preview, kind, back }: { token: strin
       </p>
       <div class="field">
         <label for="issued-token-value">{`New ${kind} token`}</label>
-        <input id="issued-token-value" class="mono" type="text" readonly value={token} autocomplete="off" spellcheck={false} />
+        <textarea id="issued-token-value" class="mono token" rows={2} readonly autocomplete="off" spellcheck={false}>
+          {token}
+        </textarea>
       </div>
       <div class="actions">
         <button type="button" data-copy="issued-token-value" data-copy-label="Token copied" hidden>
