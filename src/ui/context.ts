@@ -79,3 +79,21 @@ export async function perform<T>(c: AppContext, session: UiSession, verb: (ctx: 
   const { result } = await verb(adminContextFor(c, session.principal));
   return result;
 }
+
+type Handler<A extends unknown[]> = (c: AppContext, session: UiSession, ...rest: A) => Response | Promise<Response>;
+
+/** A page for signed-in people: anyone else is sent to sign in. */
+export function page(handler: Handler<[]>) {
+  return (c: AppContext) => {
+    const session = sessionOf(c);
+    return session ? handler(c, session) : toSignIn(c);
+  };
+}
+
+/** A signed-in state change: sent to sign in without a session, refused without its CSRF field, else handled with the form. */
+export function change(handler: Handler<[Map<string, string>]>) {
+  return async (c: AppContext) => {
+    const session = sessionOf(c);
+    return session ? handler(c, session, await checkedForm(c, session)) : toSignIn(c);
+  };
+}

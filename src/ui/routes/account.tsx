@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { listStaticTokens, type OwnerRef } from "../../admin/static-tokens";
 import { StsError } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
-import { checkedForm, noticeOf, render, sessionOf, toSignIn, type PageStatus } from "../context";
+import { change, noticeOf, page, render, type PageStatus } from "../context";
 import type { UiSession } from "../session";
 import { AccountPage, type AccountPageState } from "../views/account";
 import { deleteTokenFromForm, issueToken } from "./tokens";
@@ -29,23 +29,15 @@ async function renderAccountPage(c: AppContext, session: UiSession, state: Accou
 
 export const accountRoutes = new Hono<AppEnv>();
 
-accountRoutes.get("/account", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
+accountRoutes.get("/account", page(async (c, session) => {
   return renderAccountPage(c, session, { notice: noticeOf(c) });
-});
+}));
 
-accountRoutes.post("/account/tokens", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
+accountRoutes.post("/account/tokens", change(async (c, session, form) => {
   const { status, ...state } = await issueToken(c, session, ownTokens(session), form);
   return renderAccountPage(c, session, state, status);
-});
+}));
 
-accountRoutes.post("/account/tokens/:token_id/delete", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  return deleteTokenFromForm(c, session, ownTokens(session), c.req.param("token_id"), form, ACCOUNT);
-});
+accountRoutes.post("/account/tokens/:token_id/delete", change(async (c, session, form) => {
+  return deleteTokenFromForm(c, session, ownTokens(session), c.req.param("token_id")!, form, ACCOUNT);
+}));

@@ -18,7 +18,7 @@ import type { Membership } from "../../db/users";
 import { StsError, toWire } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import { validate } from "../../validate";
-import { checkedForm, logRefusal, noticeOf, perform, render, seeOther, sessionOf, toSignIn, type PageStatus } from "../context";
+import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
 import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
@@ -56,28 +56,21 @@ function refusedForm(c: AppContext, error: StsError, form: Map<string, string>, 
 export const orgRoutes = new Hono<AppEnv>();
 
 // The operator's "open an organization by ID" form (GET: an ID is not a secret).
-orgRoutes.get("/orgs", (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
+orgRoutes.get("/orgs", page((c, session) => {
   const id = (c.req.query("org_id") ?? "").trim();
   if (!ID_PATTERN.org.test(id)) {
     c.get("log").reason = "not_found";
     return render(c, <OperatorHome session={session} notFound />, 404);
   }
   return c.redirect(`/settings/orgs/${id}`, 303);
-});
+}));
 
-orgRoutes.get("/orgs/:org_id", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  return renderOrgPage(c, session, c.req.param("org_id"), { notice: noticeOf(c) });
-});
+orgRoutes.get("/orgs/:org_id", page(async (c, session) => {
+  return renderOrgPage(c, session, c.req.param("org_id")!, { notice: noticeOf(c) });
+}));
 
 // The operator creates organizations (anyone else is refused by the verb, before the form is read).
-orgRoutes.post("/orgs", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
+orgRoutes.post("/orgs", change(async (c, session, form) => {
   try {
     const org = await perform(c, session, (ctx) => createOrganization(ctx, async () => validate(NewOrganization, { name: form.get("name") ?? "" })));
     return seeOther(c, `/settings/orgs/${org.id}`, "org-created");
@@ -86,13 +79,10 @@ orgRoutes.post("/orgs", async (c) => {
     const { state, status } = refusedForm(c, error, form, ["name"]);
     return render(c, <OperatorHome session={session} state={state} />, status);
   }
-});
+}));
 
-orgRoutes.post("/orgs/:org_id/projects", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const orgId = c.req.param("org_id");
+orgRoutes.post("/orgs/:org_id/projects", change(async (c, session, form) => {
+  const orgId = c.req.param("org_id")!;
   try {
     const read = async () => validate(NewProject, { name: form.get("name") ?? "" });
     const project = await perform(c, session, (ctx) => createProject(ctx, orgId, read));
@@ -102,13 +92,10 @@ orgRoutes.post("/orgs/:org_id/projects", async (c) => {
     const { state, status } = refusedForm(c, error, form, ["name"]);
     return renderOrgPage(c, session, orgId, { project: state }, status);
   }
-});
+}));
 
-orgRoutes.post("/orgs/:org_id/members", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const orgId = c.req.param("org_id");
+orgRoutes.post("/orgs/:org_id/members", change(async (c, session, form) => {
+  const orgId = c.req.param("org_id")!;
   try {
     const read = async () => validate(NewMember, { user_id: (form.get("user_id") ?? "").trim(), role: form.get("role") ?? "" });
     const member = await perform(c, session, (ctx) => addMember(ctx, orgId, read));
@@ -118,14 +105,11 @@ orgRoutes.post("/orgs/:org_id/members", async (c) => {
     const { state, status } = refusedForm(c, error, form, ["user_id", "role"]);
     return renderOrgPage(c, session, orgId, { member: state }, status);
   }
-});
+}));
 
-orgRoutes.post("/orgs/:org_id/members/:user_id/delete", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const orgId = c.req.param("org_id");
-  const userId = c.req.param("user_id");
+orgRoutes.post("/orgs/:org_id/members/:user_id/delete", change(async (c, session, form) => {
+  const orgId = c.req.param("org_id")!;
+  const userId = c.req.param("user_id")!;
   if (!isConfirmed(form)) {
     const ctx = adminContextFor(c, session.principal);
     const org = await authorizeOrg(ctx, orgId, "admin");
@@ -137,21 +121,15 @@ orgRoutes.post("/orgs/:org_id/members/:user_id/delete", async (c) => {
   // Removing oneself ends one's reach into the organization: its page would be "not found".
   const self = session.principal.kind === "user" && session.principal.userId === userId;
   return self ? c.redirect("/settings", 303) : seeOther(c, `/settings/orgs/${orgId}`, "member-removed");
-});
+}));
 
-orgRoutes.post("/orgs/:org_id/tokens", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const orgId = c.req.param("org_id");
+orgRoutes.post("/orgs/:org_id/tokens", change(async (c, session, form) => {
+  const orgId = c.req.param("org_id")!;
   const { status, ...state } = await issueToken(c, session, { kind: "organization", orgId }, form);
   return renderOrgPage(c, session, orgId, state, status);
-});
+}));
 
-orgRoutes.post("/orgs/:org_id/tokens/:token_id/delete", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const orgId = c.req.param("org_id");
-  return deleteTokenFromForm(c, session, { kind: "organization", orgId }, c.req.param("token_id"), form, `/settings/orgs/${orgId}`);
-});
+orgRoutes.post("/orgs/:org_id/tokens/:token_id/delete", change(async (c, session, form) => {
+  const orgId = c.req.param("org_id")!;
+  return deleteTokenFromForm(c, session, { kind: "organization", orgId }, c.req.param("token_id")!, form, `/settings/orgs/${orgId}`);
+}));

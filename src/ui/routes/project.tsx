@@ -24,7 +24,7 @@ import type { ProviderName } from "../../config";
 import { StsError, toWire } from "../../errors";
 import { PROVIDER_NAMES } from "../../providers/registry";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
-import { checkedForm, logRefusal, noticeOf, perform, render, seeOther, sessionOf, toSignIn, type PageStatus } from "../context";
+import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
 import {
   COMMON_RELATIONSHIP_FIELDS,
   fieldErrorOf,
@@ -69,17 +69,12 @@ async function relationshipFormPage(c: AppContext, session: UiSession, projectId
 
 export const projectRoutes = new Hono<AppEnv>();
 
-projectRoutes.get("/projects/:project_id", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  return renderProjectPage(c, session, c.req.param("project_id"), { notice: noticeOf(c) });
-});
+projectRoutes.get("/projects/:project_id", page(async (c, session) => {
+  return renderProjectPage(c, session, c.req.param("project_id")!, { notice: noticeOf(c) });
+}));
 
-projectRoutes.post("/projects/:project_id/delete", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const projectId = c.req.param("project_id");
+projectRoutes.post("/projects/:project_id/delete", change(async (c, session, form) => {
+  const projectId = c.req.param("project_id")!;
   if (!isConfirmed(form)) {
     const project = await authorizeProject(adminContextFor(c, session.principal), projectId, "admin");
     const confirm = { what: `project ${project.name}`, consequence: CONSEQUENCES.project, action: c.req.path, back: `/settings/projects/${project.id}` };
@@ -88,19 +83,14 @@ projectRoutes.post("/projects/:project_id/delete", async (c) => {
   const project = await getProject(adminContextFor(c, session.principal), projectId);
   await perform(c, session, (ctx) => deleteProject(ctx, project.id));
   return seeOther(c, `/settings/orgs/${project.org_id}`, "project-deleted");
-});
+}));
 
-projectRoutes.get("/projects/:project_id/trust-relationships/new", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  return relationshipFormPage(c, session, c.req.param("project_id"), c.req.query("provider"));
-});
+projectRoutes.get("/projects/:project_id/trust-relationships/new", page(async (c, session) => {
+  return relationshipFormPage(c, session, c.req.param("project_id")!, c.req.query("provider"));
+}));
 
-projectRoutes.post("/projects/:project_id/trust-relationships", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const projectId = c.req.param("project_id");
+projectRoutes.post("/projects/:project_id/trust-relationships", change(async (c, session, form) => {
+  const projectId = c.req.param("project_id")!;
   const provider = form.get("provider");
   try {
     const read = async () => {
@@ -117,14 +107,11 @@ projectRoutes.post("/projects/:project_id/trust-relationships", async (c) => {
     const refusal = withPastingHint(provider, fieldErrorOf(error, fields), values);
     return relationshipFormPage(c, session, projectId, provider, { values, error: refusal }, toWire(error.reason).status);
   }
-});
+}));
 
-projectRoutes.post("/projects/:project_id/trust-relationships/:id/delete", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const projectId = c.req.param("project_id");
-  const id = c.req.param("id");
+projectRoutes.post("/projects/:project_id/trust-relationships/:id/delete", change(async (c, session, form) => {
+  const projectId = c.req.param("project_id")!;
+  const id = c.req.param("id")!;
   if (!isConfirmed(form)) {
     const ctx = adminContextFor(c, session.principal);
     const project = await authorizeProject(ctx, projectId, "admin");
@@ -134,21 +121,15 @@ projectRoutes.post("/projects/:project_id/trust-relationships/:id/delete", async
   }
   await perform(c, session, (ctx) => deleteTrustRelationship(ctx, projectId, id));
   return seeOther(c, `/settings/projects/${projectId}`, "relationship-deleted");
-});
+}));
 
-projectRoutes.post("/projects/:project_id/tokens", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const projectId = c.req.param("project_id");
+projectRoutes.post("/projects/:project_id/tokens", change(async (c, session, form) => {
+  const projectId = c.req.param("project_id")!;
   const { status, ...state } = await issueToken(c, session, { kind: "project", projectId }, form);
   return renderProjectPage(c, session, projectId, state, status);
-});
+}));
 
-projectRoutes.post("/projects/:project_id/tokens/:token_id/delete", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const form = await checkedForm(c, session);
-  const projectId = c.req.param("project_id");
-  return deleteTokenFromForm(c, session, { kind: "project", projectId }, c.req.param("token_id"), form, `/settings/projects/${projectId}`);
-});
+projectRoutes.post("/projects/:project_id/tokens/:token_id/delete", change(async (c, session, form) => {
+  const projectId = c.req.param("project_id")!;
+  return deleteTokenFromForm(c, session, { kind: "project", projectId }, c.req.param("token_id")!, form, `/settings/projects/${projectId}`);
+}));

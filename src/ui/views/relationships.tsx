@@ -6,7 +6,6 @@
  * The fields are posted under the API's names and checked by the API's own validation;
  * this file only says what each field means and where to find its value.
  */
-import type { Child } from "hono/jsx";
 import type { TrustRelationshipView } from "../../admin/trust-relationships";
 import type { ProviderName } from "../../config";
 import type { Organization, Project } from "../../db/organizations";
@@ -16,7 +15,7 @@ import { CONDITION_ROWS, conditionClaimField, conditionPatternField, RELATIONSHI
 import type { UiSession } from "../session";
 import { CONSEQUENCES } from "./confirm";
 import { CsrfField, DeleteButton, errorFor, FieldError, FormAlert, TextField } from "./forms";
-import { Page } from "./layout";
+import { Page, Rich } from "./layout";
 
 export const PROVIDER_LABEL: Record<ProviderName, string> = {
   github: "GitHub Actions",
@@ -34,7 +33,8 @@ const PROVIDER_SUMMARY: Record<ProviderName, string> = {
 
 interface FieldText {
   label: string;
-  hint: Child;
+  /** Help in `Rich` text: `code`, **strong**. */
+  hint: string;
   placeholder?: string;
   /** Shown in the list when the relationship has no value yet: an ID pinned from the first verified token. */
   unpinned?: string;
@@ -47,156 +47,83 @@ const FIELD_TEXT: Record<ProviderName, Record<string, FieldText>> = {
   github: {
     owner: {
       label: "GitHub user or organization",
-      hint: (
-        <>
-          The account that owns the repository: <code>acme</code> for <code>github.com/acme/widgets</code>. Compared ignoring case.
-        </>
-      ),
+      hint: "The account that owns the repository: `acme` for `github.com/acme/widgets`. Compared ignoring case.",
       placeholder: "acme",
     },
     repository: {
       label: "Repository name",
-      hint: (
-        <>
-          The repository's name only, not its URL and without the owner: <code>widgets</code> for{" "}
-          <code>github.com/acme/widgets</code>.
-        </>
-      ),
+      hint: "The repository's name only, not its URL and without the owner: `widgets` for `github.com/acme/widgets`.",
       placeholder: "widgets",
     },
     owner_id: {
       label: "Owner ID",
-      hint: (
-        <>
-          The owner's immutable numeric ID (<code>repository_owner_id</code>). Leave empty to pin it from the first verified token;
-          from then on a re-registered owner with the same name is refused.
-        </>
-      ),
+      hint: "The owner's immutable numeric ID (`repository_owner_id`). Leave empty to pin it from the first verified token; from then on a re-registered owner with the same name is refused.",
       unpinned: PINNED_LATER,
     },
     repository_id: {
       label: "Repository ID",
-      hint: (
-        <>
-          The repository's immutable numeric ID (<code>repository_id</code>; <code>gh api repos/acme/widgets --jq .id</code>). Leave
-          empty to pin it from the first verified token.
-        </>
-      ),
+      hint: "The repository's immutable numeric ID (`repository_id`; `gh api repos/acme/widgets --jq .id`). Leave empty to pin it from the first verified token.",
       unpinned: PINNED_LATER,
     },
     enterprise: {
       label: "Enterprise",
-      hint: (
-        <>
-          Your GitHub Enterprise's slug, to restrict this relationship to it. Required for jobs that use the enterprise's own issuer (
-          <code>token.actions.githubusercontent.com/&lt;enterprise&gt;</code>).
-        </>
-      ),
+      hint: "Your GitHub Enterprise's slug, to restrict this relationship to it. Required for jobs that use the enterprise's own issuer (`token.actions.githubusercontent.com/<enterprise>`).",
     },
   },
   circleci: {
     organization_uuid: {
       label: "Organization ID (UUID)",
-      hint: (
-        <>
-          A UUID, not the organization's name: in CircleCI, <strong>Organization Settings → Overview</strong>, “Organization ID”.
-        </>
-      ),
+      hint: "A UUID, not the organization's name: in CircleCI, **Organization Settings → Overview**, “Organization ID”.",
       placeholder: "c9f0b1a2-3d4e-4f50-8a6b-7c8d9e0f1a2b",
     },
     project_uuid: {
       label: "Project ID (UUID)",
-      hint: (
-        <>
-          A UUID, not the project's name: in CircleCI, <strong>Project Settings → Overview</strong>, “Project ID”.
-        </>
-      ),
+      hint: "A UUID, not the project's name: in CircleCI, **Project Settings → Overview**, “Project ID”.",
       placeholder: "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9",
     },
     accept_default_audience: {
       label: "Also accept CircleCI's default audience",
-      hint: (
-        <>
-          <strong>Leave this off unless your client can only forward </strong>
-          <code>$CIRCLE_OIDC_TOKEN_V2</code> <strong>unchanged.</strong> That token's audience is your organization's UUID, and CircleCI
-          hands the same token to every service the job talks to (AWS, Vault, any SaaS): any of them could replay it here for an hour.
-          Prefer <code>circleci run oidc get</code> with this service's audience.
-        </>
-      ),
+      hint: "**Leave this off unless your client can only forward `$CIRCLE_OIDC_TOKEN_V2` unchanged.** That token's audience is your organization's UUID, and CircleCI hands the same token to every service the job talks to (AWS, Vault, any SaaS): any of them could replay it here for an hour. Prefer `circleci run oidc get` with this service's audience.",
     },
   },
   buildkite: {
     organization_slug: {
       label: "Organization slug",
-      hint: (
-        <>
-          As in <code>buildkite.com/&lt;org-slug&gt;/&lt;pipeline-slug&gt;</code>: <code>acme</code> for{" "}
-          <code>buildkite.com/acme/widgets</code>.
-        </>
-      ),
+      hint: "As in `buildkite.com/<org-slug>/<pipeline-slug>`: `acme` for `buildkite.com/acme/widgets`.",
       placeholder: "acme",
     },
     pipeline_slug: {
       label: "Pipeline slug",
-      hint: (
-        <>
-          As in <code>buildkite.com/&lt;org-slug&gt;/&lt;pipeline-slug&gt;</code>: <code>widgets</code> for{" "}
-          <code>buildkite.com/acme/widgets</code>.
-        </>
-      ),
+      hint: "As in `buildkite.com/<org-slug>/<pipeline-slug>`: `widgets` for `buildkite.com/acme/widgets`.",
       placeholder: "widgets",
     },
     organization_uuid: {
       label: "Organization UUID",
-      hint: (
-        <>
-          Slugs can be renamed and reused. Leave empty to pin the UUID from the first token that carries <code>organization_id</code> (ask
-          with <code>--claim organization_id,pipeline_id</code>); once pinned, a token without it is refused.
-        </>
-      ),
+      hint: "Slugs can be renamed and reused. Leave empty to pin the UUID from the first token that carries `organization_id` (ask with `--claim organization_id,pipeline_id`); once pinned, a token without it is refused.",
       unpinned: "not pinned yet: pinned from the first token carrying organization_id",
     },
     pipeline_uuid: {
       label: "Pipeline UUID",
-      hint: (
-        <>
-          Pinned like the organization's, from <code>pipeline_id</code>.
-        </>
-      ),
+      hint: "Pinned like the organization's, from `pipeline_id`.",
       unpinned: "not pinned yet: pinned from the first token carrying pipeline_id",
     },
   },
   rwx: {
     subject: {
       label: "Vault OIDC subject",
-      hint: (
-        <>
-          Copy it from the vault's page in RWX; it is compared exactly. Any run that can read the vault gets the token, so use a{" "}
-          <strong>locked vault</strong> for anything sensitive.
-        </>
-      ),
+      hint: "Copy it from the vault's page in RWX; it is compared exactly. Any run that can read the vault gets the token, so use a **locked vault** for anything sensitive.",
       placeholder: "mint:8a3c2f9e-1b7d-4e2a-9c0f-5d6e7f8a9b0c:production",
     },
   },
 };
 
-/** What a provider's form says above its fields. */
-const PROVIDER_NOTES: Partial<Record<ProviderName, Child>> = {
-  github: (
-    <>
-      Pull requests from the same repository get a token that says “this repository” too: a relationship meant for <code>main</code> only
-      needs the condition <code>ref</code> = <code>refs/heads/main</code>. <code>pull_request_target</code> and <code>workflow_run</code>{" "}
-      jobs are refused unless a condition names that event (<code>event_name</code>).
-    </>
-  ),
-  circleci: (
-    <>
-      Fork builds that receive secrets keep your organization and project but carry the fork's{" "}
-      <code>oidc.circleci.com/vcs-origin</code>: add a condition on it if that matters. SSH reruns are refused unless a condition names{" "}
-      <code>oidc.circleci.com/ssh-rerun</code>.
-    </>
-  ),
-  buildkite: <>Branch conditions do not protect pipelines that build forks: a fork's branch named main shows build_branch “main”.</>,
+/** What a provider's form says above its fields (`Rich` text). */
+const PROVIDER_NOTES: Partial<Record<ProviderName, string>> = {
+  github:
+    "Pull requests from the same repository get a token that says “this repository” too: a relationship meant for `main` only needs the condition `ref` = `refs/heads/main`. `pull_request_target` and `workflow_run` jobs are refused unless a condition names that event (`event_name`).",
+  circleci:
+    "Fork builds that receive secrets keep your organization and project but carry the fork's `oidc.circleci.com/vcs-origin`: add a condition on it if that matters. SSH reruns are refused unless a condition names `oidc.circleci.com/ssh-rerun`.",
+  buildkite: "Branch conditions do not protect pipelines that build forks: a fork's branch named main shows `build_branch` “main”.",
 };
 
 const CONDITION_EXAMPLE: Record<ProviderName, [string, string]> = {
@@ -437,13 +364,13 @@ function ProviderField({ provider, name, required, kind, state }: { provider: Pr
         />
         <label for={id}>{text.label}</label>
         <span class="hint warning" id={`${id}-hint`}>
-          {text.hint}
+          <Rich text={text.hint} />
         </span>
         <FieldError id={`${id}-error`} error={error} />
       </div>
     );
   }
-  return <TextField form="rel" name={name} label={text.label} hint={text.hint} placeholder={text.placeholder} state={state} required={required} />;
+  return <TextField form="rel" name={name} label={text.label} hint={<Rich text={text.hint} />} placeholder={text.placeholder} state={state} required={required} />;
 }
 
 /** Step two: the provider's own form, then what every relationship has. */
@@ -458,7 +385,11 @@ export function RelationshipFormPage({ session, org, project, provider, state }:
         <CsrfField session={session} />
         <input type="hidden" name="provider" value={provider} />
         <FormAlert state={state} />
-        {PROVIDER_NOTES[provider] && <p class="hint">{PROVIDER_NOTES[provider]}</p>}
+        {PROVIDER_NOTES[provider] && (
+          <p class="hint">
+            <Rich text={PROVIDER_NOTES[provider]} />
+          </p>
+        )}
         {required.map((f) => (
           <ProviderField provider={provider} name={f.name} kind={f.kind} required state={state} />
         ))}
