@@ -1,7 +1,8 @@
 /**
  * What every handler of the settings page shares: the request's session (resolved once by
- * the middleware in `settings.tsx`), rendering a page, the redirect to sign-in, and a
- * signed-in POST's checked form.
+ * the middleware in `settings.tsx`), `page()` and `change()` around every handler (sign-in
+ * redirect, the CSRF field of a change), rendering, running a mutating admin verb
+ * (`perform`), and the redirect after a change with its fixed notice.
  *
  * It decides nothing about who may do what (the admin verbs do, through `access/`).
  */

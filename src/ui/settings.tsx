@@ -5,7 +5,8 @@
  *
  * HTTP only, like `routes/`: check the origin of every POST, resolve the session, read
  * and check the form, call the same admin verbs as the API (`admin/`) with the session's
- * principal, render. Refusals render as pages with the wire's status and error code (in
+ * principal, render. Signing in and out and the first page are here; each page and its
+ * forms are in `routes/` (organization, project, account). Refusals render as pages with the wire's status and error code (in
  * `data-error`), never as JSON. What this file does not do: decide who may touch what
  * (`access/reach.ts`, through the verbs) or keep any token.
  */

@@ -15,8 +15,7 @@ import { validate } from "../../validate";
 import { logRefusal, perform, render, seeOther, type PageStatus } from "../context";
 import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
 import type { UiSession } from "../session";
-import { ConfirmPage } from "../views/confirm";
-import { CONSEQUENCES } from "../views/confirm";
+import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
 
 /** What the owner's page shows after a creation attempt. */
 export interface TokenOutcome {
