@@ -205,6 +205,27 @@ describe("a project admin, from the page alone", () => {
     expect(await page.locator(`li#${rwx}`).count()).toBe(0);
   });
 
+  it("shows every provider's form with nothing serious for axe, and asks on a page of its own when no script runs the dialog", async () => {
+    const { org } = await adminOfNewOrg("Forms Inc");
+    const project = await api.project(org.id, "app");
+    for (const provider of ["circleci", "buildkite", "rwx"]) {
+      await page.goto(at(`/settings/projects/${project.id}/trust-relationships/new?provider=${provider}`));
+      await checkAndScreenshot(page, `flow-relationship-${provider}-form`);
+    }
+    const token = await api.token(`/v1/projects/${project.id}/tokens`, "no-script token");
+    handled.add(token.token);
+    await page.goto(at(`/settings/projects/${project.id}`));
+    // As if the script had not run: the form posts unconfirmed.
+    await page.locator("form[data-confirm]").first().evaluate((form) => form.removeAttribute("data-confirm"));
+    await submitWith(page.locator("tr", { hasText: "no-script token" }).getByRole("button", { name: /^Delete project token/ }));
+    expect(await page.locator("h1").textContent()).toBe(`Delete project token sts_prj_...${token.token.slice(-4)} (no-script token)?`);
+    await checkAndScreenshot(page, "flow-confirm-page");
+    expect((await api.call<{ tokens: unknown[] }>("GET", `/v1/projects/${project.id}/tokens`)).tokens).toHaveLength(1);
+    await submitWith(page.getByRole("button", { name: "Delete" }));
+    expect(await notice()).toContain("Token deleted");
+    expect((await api.call<{ tokens: unknown[] }>("GET", `/v1/projects/${project.id}/tokens`)).tokens).toEqual([]);
+  });
+
   it("shows the API's refusal beside the field it names, with a pointer when a URL was pasted for a name", async () => {
     const { org } = await adminOfNewOrg("Pasters");
     const project = await api.project(org.id, "app");
