@@ -37,7 +37,7 @@ export function apiOf(worker: RunningWorker) {
       const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ issuer, claims: githubClaims(worker.url, { owner, repository: "widgets" }, { iss: issuer }) }),
+        body: JSON.stringify({ issuer, claims: githubClaims(worker.audience, { owner, repository: "widgets" }, { iss: issuer }) }),
       });
       const { token: idToken } = (await signed.json()) as { token: string };
       const exchanged = await fetch(`${worker.url}/token`, {
