@@ -20,9 +20,10 @@ import { adminContextFor, type AppEnv } from "../routes/context";
 import type { Operations } from "../routes/document";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
 import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
-import { accountRoutes } from "./routes/account";
-import { orgRoutes } from "./routes/org";
-import { projectRoutes } from "./routes/project";
+import { html, READING, SIGNED_IN, to } from "./operations";
+import { accountOperations, accountRoutes } from "./routes/account";
+import { orgOperations, orgRoutes } from "./routes/org";
+import { projectOperations, projectRoutes } from "./routes/project";
 import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
 import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut } from "./session";
 import { ErrorPage } from "./views/error";
@@ -57,85 +58,60 @@ const ERROR_TITLES: Record<number, string> = {
 const SignInForm = z.object({ csrf: z.string(), token: z.string().min(1).max(MAX_TOKEN_LENGTH) });
 const SignOutForm = z.object({ csrf: z.string() });
 
-/** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
-export const settingsOperations = (): Operations => {
-  const page = (description: string) => ({ description, text: ["text/html"] });
-  const to = (where: string, description = `Redirect to ${where}`) => ({ description, headers: { Location: where } });
-  const signedIn = { tag: "settings page", security: "session", page: true } as const;
-  const reading = [404, 429, 500, 503] as const;
-  return {
-    "GET /settings/assets/{name}": {
-      tag: "settings page",
-      summary: "The page's stylesheet and script, under content-addressed names",
-      security: "none",
-      page: true,
-      params: { name: "`style.<hash>.css` or `client.<hash>.js`, as a page links them; any other name is not found" },
-      responses: {
-        200: { description: "The file (`Cache-Control: public, max-age=31536000, immutable`)", text: ["text/css", "text/javascript"] },
-      },
-      errors: [404, 500],
+/**
+ * The routes below and those of `routes/`, documented (a function, so the worker's bundle
+ * drops it: only `npm run openapi` calls it).
+ */
+export const settingsOperations = (): Operations => ({
+  "GET /settings/assets/{name}": {
+    tag: "settings page",
+    summary: "The page's stylesheet and script, under content-addressed names",
+    security: "none",
+    page: true,
+    params: { name: "`style.<hash>.css` or `client.<hash>.js`, as a page links them; any other name is not found" },
+    responses: {
+      200: { description: "The file (`Cache-Control: public, max-age=31536000, immutable`)", text: ["text/css", "text/javascript"] },
     },
-    "GET /settings/sign-in": {
-      tag: "settings page",
-      summary: "The sign-in page: paste a user token, an organization token or ADMIN_TOKEN",
-      security: "none",
-      page: true,
-      responses: { 200: page("The sign-in form"), 303: to("/settings") },
-      errors: [429, 500, 503],
+    errors: [404, 500],
+  },
+  "GET /settings/sign-in": {
+    tag: "settings page",
+    summary: "The sign-in page: paste a user token, an organization token or ADMIN_TOKEN",
+    security: "none",
+    page: true,
+    responses: { 200: html("The sign-in form"), 303: to("/settings") },
+    errors: [429, 500, 503],
+  },
+  "POST /settings/sign-in": {
+    tag: "settings page",
+    summary: "Sign in: a session behind a `__Host-` cookie, re-checked against the credential on every request",
+    description: "A refused sign-in shows the sign-in page again, with the wire's status and error code.",
+    security: "none",
+    page: true,
+    body: { media: "form", schema: SignInForm, required: true },
+    responses: { 303: to("/settings") },
+    errors: [400, 401, 403, 413, 415, 429, 500, 503],
+  },
+  "POST /settings/sign-out": {
+    ...SIGNED_IN,
+    summary: "Sign out: the session is deleted",
+    body: { media: "form", schema: SignOutForm, required: true },
+    responses: { 303: to("/settings/sign-in") },
+    errors: [400, 403, 413, 415, 429, 500, 503],
+  },
+  "GET /settings": {
+    ...SIGNED_IN,
+    summary: "Home: the operator's, or a user's organizations (an organization token goes to its organization)",
+    responses: {
+      200: html("The home page"),
+      303: to("/settings/sign-in or /settings/orgs/{org_id}", "Redirect to the sign-in page, or an organization token to its organization's page"),
     },
-    "POST /settings/sign-in": {
-      tag: "settings page",
-      summary: "Sign in: a session behind a `__Host-` cookie, re-checked against the credential on every request",
-      description: "A refused sign-in shows the sign-in page again, with the wire's status and error code.",
-      security: "none",
-      page: true,
-      body: { media: "form", schema: SignInForm, required: true },
-      responses: { 303: to("/settings") },
-      errors: [400, 401, 403, 413, 415, 429, 500, 503],
-    },
-    "POST /settings/sign-out": {
-      ...signedIn,
-      summary: "Sign out: the session is deleted",
-      body: { media: "form", schema: SignOutForm, required: true },
-      responses: { 303: to("/settings/sign-in") },
-      errors: [400, 403, 413, 415, 429, 500, 503],
-    },
-    "GET /settings": {
-      ...signedIn,
-      summary: "Home: the operator's, or a user's organizations (an organization token goes to its organization)",
-      responses: {
-        200: page("The home page"),
-        303: to("/settings/sign-in or /settings/orgs/{org_id}", "Redirect to the sign-in page, or an organization token to its organization's page"),
-      },
-      errors: reading,
-    },
-    "GET /settings/orgs": {
-      ...signedIn,
-      summary: "The operator's \"open an organization by ID\" form",
-      query: z.object({ org_id: z.string() }),
-      responses: { 303: to("/settings/orgs/{org_id} or /settings/sign-in", "Redirect to the organization's page (or to the sign-in page)") },
-      errors: reading,
-    },
-    "GET /settings/orgs/{org_id}": {
-      ...signedIn,
-      summary: "An organization: its projects, members and organization tokens",
-      responses: { 200: page("The organization's page"), 303: to("/settings/sign-in") },
-      errors: reading,
-    },
-    "GET /settings/projects/{project_id}": {
-      ...signedIn,
-      summary: "A project: its trust relationships and project tokens",
-      responses: { 200: page("The project's page"), 303: to("/settings/sign-in") },
-      errors: reading,
-    },
-    "GET /settings/account": {
-      ...signedIn,
-      summary: "The signed-in credential, and a user's own tokens",
-      responses: { 200: page("The account page"), 303: to("/settings/sign-in") },
-      errors: [429, 500, 503],
-    },
-  };
-};
+    errors: READING,
+  },
+  ...orgOperations(),
+  ...projectOperations(),
+  ...accountOperations(),
+});
 
 export const settingsApp = new Hono<AppEnv>();
 

@@ -7,7 +7,9 @@ import { Hono } from "hono";
 import { listStaticTokens, type OwnerRef } from "../../admin/static-tokens";
 import { StsError } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
+import type { Operations } from "../../routes/document";
 import { change, noticeOf, page, render, type PageStatus } from "../context";
+import { CONFIRM, deleteForm, DELETING, html, ISSUED, ISSUING, newTokenForm, noticeQuery, POSTING, SIGNED_IN, to } from "../operations";
 import type { UiSession } from "../session";
 import { AccountPage, type AccountPageState } from "../views/account";
 import { deleteTokenFromForm, issueToken } from "./tokens";
@@ -41,3 +43,30 @@ accountRoutes.post("/account/tokens", change(async (c, session, form) => {
 accountRoutes.post("/account/tokens/:token_id/delete", change(async (c, session, form) => {
   return deleteTokenFromForm(c, session, ownTokens(session), c.req.param("token_id")!, form, ACCOUNT);
 }));
+
+/** These routes, documented (only `npm run openapi` calls this). */
+export const accountOperations = (): Operations => ({
+  "GET /settings/account": {
+    ...SIGNED_IN,
+    summary: "The signed-in credential, and a user's own tokens",
+    query: noticeQuery(),
+    responses: { 200: html("The account page"), 303: to("/settings/sign-in") },
+    errors: [429, 500, 503],
+  },
+  "POST /settings/account/tokens": {
+    ...SIGNED_IN,
+    summary: "Create a user token of one's own, shown once",
+    description: ISSUING,
+    body: { media: "form", schema: newTokenForm(), required: true },
+    responses: { 200: ISSUED, 303: to("/settings/sign-in") },
+    errors: POSTING,
+  },
+  "POST /settings/account/tokens/{token_id}/delete": {
+    ...SIGNED_IN,
+    summary: "Delete a user token of one's own",
+    description: DELETING,
+    body: { media: "form", schema: deleteForm(), required: true },
+    responses: { 200: CONFIRM, 303: to("/settings/account?done=token-deleted or /settings/sign-in") },
+    errors: POSTING,
+  },
+});

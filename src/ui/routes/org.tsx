@@ -8,6 +8,7 @@
  * refusal page (`settings.tsx`'s onError).
  */
 import { Hono } from "hono";
+import * as z from "zod";
 import { authorizeOrg } from "../../access/reach";
 import { createOrganization, getOrganization, NewOrganization } from "../../admin/organizations";
 import { createProject, listProjects, NewProject } from "../../admin/projects";
@@ -17,8 +18,10 @@ import { ID_PATTERN } from "../../db/d1";
 import type { Membership } from "../../db/users";
 import { StsError, toWire } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
+import type { Operations } from "../../routes/document";
 import { validate } from "../../validate";
 import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
+import { CONFIRM, deleteForm, DELETING, form, html, ISSUED, ISSUING, newTokenForm, noticeQuery, POSTING, READING, SIGNED_IN, to } from "../operations";
 import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
@@ -133,3 +136,66 @@ orgRoutes.post("/orgs/:org_id/tokens/:token_id/delete", change(async (c, session
   const orgId = c.req.param("org_id")!;
   return deleteTokenFromForm(c, session, { kind: "organization", orgId }, c.req.param("token_id")!, form, `/settings/orgs/${orgId}`);
 }));
+
+/** These routes, documented (only `npm run openapi` calls this). */
+export const orgOperations = (): Operations => ({
+  "GET /settings/orgs": {
+    ...SIGNED_IN,
+    summary: "The operator's \"open an organization by ID\" form",
+    query: z.object({ org_id: z.string() }),
+    responses: { 303: to("/settings/orgs/{org_id} or /settings/sign-in", "Redirect to the organization's page (or to the sign-in page)") },
+    errors: READING,
+  },
+  "GET /settings/orgs/{org_id}": {
+    ...SIGNED_IN,
+    summary: "An organization: its projects, members and organization tokens, with their forms for its admins",
+    query: noticeQuery(),
+    responses: { 200: html("The organization's page"), 303: to("/settings/sign-in") },
+    errors: READING,
+  },
+  "POST /settings/orgs": {
+    ...SIGNED_IN,
+    summary: "Create an organization (the operator)",
+    body: { media: "form", schema: form(NewOrganization.shape), required: true },
+    responses: { 303: to("/settings/orgs/{org_id}?done=org-created or /settings/sign-in") },
+    errors: POSTING,
+  },
+  "POST /settings/orgs/{org_id}/projects": {
+    ...SIGNED_IN,
+    summary: "Create a project",
+    body: { media: "form", schema: form(NewProject.shape), required: true },
+    responses: { 303: to("/settings/projects/{project_id}?done=project-created or /settings/sign-in") },
+    errors: POSTING,
+  },
+  "POST /settings/orgs/{org_id}/members": {
+    ...SIGNED_IN,
+    summary: "Add a member by user ID, with a role",
+    body: { media: "form", schema: form(NewMember.shape), required: true },
+    responses: { 303: to("/settings/orgs/{org_id}?done=member-added or /settings/sign-in") },
+    errors: POSTING,
+  },
+  "POST /settings/orgs/{org_id}/members/{user_id}/delete": {
+    ...SIGNED_IN,
+    summary: "Remove a member",
+    description: DELETING,
+    body: { media: "form", schema: deleteForm(), required: true },
+    responses: { 200: CONFIRM, 303: to("/settings/orgs/{org_id}?done=member-removed, /settings (oneself) or /settings/sign-in") },
+    errors: POSTING,
+  },
+  "POST /settings/orgs/{org_id}/tokens": {
+    ...SIGNED_IN,
+    summary: "Create an organization token, shown once",
+    description: ISSUING,
+    body: { media: "form", schema: newTokenForm(), required: true },
+    responses: { 200: ISSUED, 303: to("/settings/sign-in") },
+    errors: POSTING,
+  },
+  "POST /settings/orgs/{org_id}/tokens/{token_id}/delete": {
+    ...SIGNED_IN,
+    summary: "Delete an organization token",
+    description: DELETING,
+    body: { media: "form", schema: deleteForm(), required: true },
+    responses: { 200: CONFIRM, 303: to("/settings/orgs/{org_id}?done=token-deleted or /settings/sign-in") },
+    errors: POSTING,
+  },
+});

@@ -8,6 +8,7 @@
  * API's words beside it.
  */
 import { Hono } from "hono";
+import * as z from "zod";
 import { authorizeProject } from "../../access/reach";
 import { getOrganization } from "../../admin/organizations";
 import { deleteProject, getProject } from "../../admin/projects";
@@ -24,7 +25,9 @@ import type { ProviderName } from "../../config";
 import { StsError, toWire } from "../../errors";
 import { PROVIDER_NAMES } from "../../providers/registry";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
+import type { Operations } from "../../routes/document";
 import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
+import { CONFIRM, deleteForm, DELETING, html, ISSUED, ISSUING, newTokenForm, noticeQuery, POSTING, READING, relationshipForm, relationshipFormDescription, SIGNED_IN, to } from "../operations";
 import {
   COMMON_RELATIONSHIP_FIELDS,
   fieldErrorOf,
@@ -133,3 +136,65 @@ projectRoutes.post("/projects/:project_id/tokens/:token_id/delete", change(async
   const projectId = c.req.param("project_id")!;
   return deleteTokenFromForm(c, session, { kind: "project", projectId }, c.req.param("token_id")!, form, `/settings/projects/${projectId}`);
 }));
+
+/** These routes, documented (only `npm run openapi` calls this). */
+export const projectOperations = (): Operations => {
+  const relationship = { id: "A trust relationship ID (`trl_…`)" };
+  return {
+    "GET /settings/projects/{project_id}": {
+      ...SIGNED_IN,
+      summary: "A project's details and settings: its ID, trust relationships and project tokens, with their forms for its admins",
+      query: noticeQuery(),
+      responses: { 200: html("The project's page"), 303: to("/settings/sign-in") },
+      errors: READING,
+    },
+    "POST /settings/projects/{project_id}/delete": {
+      ...SIGNED_IN,
+      summary: "Delete a project: its relationships go, its tokens stop working",
+      description: DELETING,
+      body: { media: "form", schema: deleteForm(), required: true },
+      responses: { 200: CONFIRM, 303: to("/settings/orgs/{org_id}?done=project-deleted or /settings/sign-in") },
+      errors: POSTING,
+    },
+    "GET /settings/projects/{project_id}/trust-relationships/new": {
+      ...SIGNED_IN,
+      summary: "Add a trust relationship: choose the provider, then its form (admins)",
+      query: z.object({ provider: z.string().optional().describe("github, circleci, buildkite or rwx: that provider's form; otherwise the choice") }),
+      responses: { 200: html("The provider choice, or the provider's form"), 303: to("/settings/sign-in") },
+      errors: [403, ...READING],
+    },
+    "POST /settings/projects/{project_id}/trust-relationships": {
+      ...SIGNED_IN,
+      summary: "Add a trust relationship, checked by the admin API's own validation",
+      description: relationshipFormDescription(),
+      body: { media: "form", schema: relationshipForm(), required: true },
+      responses: { 303: to("/settings/projects/{project_id}?done=relationship-added#{id} or /settings/sign-in") },
+      errors: POSTING,
+    },
+    "POST /settings/projects/{project_id}/trust-relationships/{id}/delete": {
+      ...SIGNED_IN,
+      summary: "Delete a trust relationship",
+      description: DELETING,
+      params: relationship,
+      body: { media: "form", schema: deleteForm(), required: true },
+      responses: { 200: CONFIRM, 303: to("/settings/projects/{project_id}?done=relationship-deleted or /settings/sign-in") },
+      errors: POSTING,
+    },
+    "POST /settings/projects/{project_id}/tokens": {
+      ...SIGNED_IN,
+      summary: "Create a project token, shown once",
+      description: ISSUING,
+      body: { media: "form", schema: newTokenForm(), required: true },
+      responses: { 200: ISSUED, 303: to("/settings/sign-in") },
+      errors: POSTING,
+    },
+    "POST /settings/projects/{project_id}/tokens/{token_id}/delete": {
+      ...SIGNED_IN,
+      summary: "Delete a project token",
+      description: DELETING,
+      body: { media: "form", schema: deleteForm(), required: true },
+      responses: { 200: CONFIRM, 303: to("/settings/projects/{project_id}?done=token-deleted or /settings/sign-in") },
+      errors: POSTING,
+    },
+  };
+};
