@@ -36,6 +36,7 @@ export interface Env {
   EXCHANGE_OWNER_LIMITER?: RateLimit;
   ADMIN_LIMITER?: RateLimit;
   INTROSPECTION_LIMITER?: RateLimit;
+  EXPLAIN_LIMITER?: RateLimit;
 }
 
 export interface Config {
