@@ -271,3 +271,70 @@ describe("narrowScopes", () => {
   it("applies through authorize", () =>
     expect(decide(github(), one([repo()]), { audience: undefined, scope: ["registry:pull"] }).scopes).toEqual(["registry:pull"]));
 });
+
+describe("traceRelationships: every check of every relationship", () => {
+  it("evaluates the checks after the first failing one, with expected and actual", () => {
+    const rel = repo({ repository_id: "999" }, { conditions: { ref: "refs/heads/main", event_name: "push" } });
+    const [evaluation] = traceRelationships(github({ ref: "refs/heads/dev" }), one([rel])).evaluations;
+    expect(evaluation).toMatchObject({ admits: false, failed: "pinned_id" });
+    expect(evaluation!.checks).toEqual([
+      { check: "provider", field: "provider", claim: "iss", expected: "github", actual: "github", pass: true },
+      { check: "identity", field: "owner/repository", claim: "repository", expected: "acme/app", actual: "acme/app", pass: true },
+      { check: "pinned_id", field: "repository_id", claim: "repository_id", expected: "999", actual: "100", pass: false },
+      { check: "conditions", field: "conditions.ref", claim: "ref", expected: "refs/heads/main", actual: "refs/heads/dev", pass: false },
+      { check: "conditions", field: "conditions.event_name", claim: "event_name", expected: "push", actual: "push", pass: true },
+    ]);
+  });
+
+  it("records a default denial as the relationship's condition (expected) against the token's value (actual)", () => {
+    const [evaluation] = traceRelationships(github({ event_name: "workflow_run" }), one([repo({}, { conditions: { event_name: "workflow_*" } })])).evaluations;
+    expect(evaluation!.checks.at(-1)).toEqual({
+      check: "default_denial", field: "conditions.event_name", claim: "event_name", expected: "workflow_*", actual: "workflow_run", pass: false,
+    });
+  });
+
+  it("records the default audience check only for tokens carrying it", () => {
+    const checksOf = (t: VerifiedToken) => traceRelationships(t, one([cci()])).evaluations[0]!.checks.map((c) => c.check);
+    expect(checksOf(circleci())).not.toContain("default_audience");
+    expect(checksOf(circleci({}, true))).toContain("default_audience");
+  });
+});
+
+describe("shadow relationships", () => {
+  const shadow = (extra: Record<string, unknown> = {}, rel: Partial<TrustRelationship> = {}) => repo(extra, { mode: "shadow", ...rel });
+  const target = { audience: "prj_000000000000000000000001", scope: undefined };
+
+  it("never admit, however well they match", () => {
+    expect(reasonOf(() => decide(github(), one([shadow()]), noTarget))).toBe("no_trust_relationship");
+    expect(reasonOf(() => decide(github(), one([shadow()]), target))).toBe("target_invalid");
+  });
+
+  it("never change the answer of the enforce relationships, nor which one grants", () => {
+    const enforce = repo({}, { conditions: { ref: "refs/heads/main" }, createdAt: 50 });
+    const older = shadow({}, { createdAt: 1 });
+    for (const t of [github(), github({ ref: "refs/pull/1/merge" }), github({ event_name: "pull_request_target", ref: "refs/pull/1/merge" })]) {
+      const alone = reasonOf(() => decide(t, one([enforce]), target));
+      expect(reasonOf(() => decide(t, one([older, enforce]), target))).toBe(alone);
+    }
+    expect(decide(github(), one([older, enforce]), target).relationship.id).toBe(enforce.id);
+  });
+
+  it("do not turn a refusal into event_denied when only they would be lifted by naming the event", () => {
+    const t = github({ event_name: "pull_request_target" });
+    expect(reasonOf(() => decide(t, one([repo({ repository_id: "1" }), shadow()]), target))).toBe("target_invalid");
+  });
+
+  it("are reported as would admit, or would refuse at their first failing check", () => {
+    const admits = shadow();
+    const refuses = shadow({}, { conditions: { ref: "refs/tags/*" } });
+    const trace = traceRelationships(github(), one([repo(), admits, refuses]));
+    expect(shadowVerdicts(trace, noTarget)).toEqual([
+      { relationshipId: admits.id, admits: true },
+      { relationshipId: refuses.id, admits: false, failed: "conditions", claim: "ref" },
+    ]);
+    expect(shadowVerdicts(trace, noTarget).map(shadowRecord)).toEqual([
+      { relationship_id: admits.id, result: "would_admit", reason: null },
+      { relationship_id: refuses.id, result: "would_refuse", reason: "conditions: ref" },
+    ]);
+  });
+});
