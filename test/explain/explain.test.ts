@@ -396,6 +396,43 @@ describe("explain: RWX pitfalls", () => {
 });
 
 describe("explain agrees with the exchange", () => {
+  it("predicts /token's status, error and description for every kind of verification refusal, and for admitted tokens", async () => {
+    const t = now();
+    const s = await seedGithub();
+    await expectExchanged(await sign({ ...s.claims, jti: uuid() }), { audience: s.projectId }); // keys cached, IDs pinned
+    const [h, p] = (await sign(s.claims)).split(".");
+    const variants: Record<string, () => Promise<string>> = {
+      admitted: () => sign({ ...s.claims, jti: uuid() }),
+      expired: () => sign({ ...s.claims, jti: uuid(), iat: t - 900, nbf: t - 1500, exp: t - 600 }),
+      "issued in the future": () => sign({ ...s.claims, jti: uuid(), iat: t + 600, nbf: t, exp: t + 900 }),
+      "not yet valid": () => sign({ ...s.claims, jti: uuid(), nbf: t + 600 }),
+      "too long-lived": () => sign({ ...s.claims, jti: uuid(), exp: t + 7200 }),
+      "too old": () => sign({ ...s.claims, jti: uuid(), iat: t - 4000, nbf: t - 4000, exp: t + 100 }),
+      "exp not a number": () => sign({ ...s.claims, jti: uuid(), exp: "soon" }),
+      "exp before iat": () => sign({ ...s.claims, jti: uuid(), iat: t, exp: t - 1 }),
+      "another audience": () => sign({ ...s.claims, jti: uuid(), aud: "https://elsewhere.example" }),
+      "two audiences": () => sign({ ...s.claims, jti: uuid(), aud: [AUDIENCE, "https://elsewhere.example"] }),
+      "a jti too long": () => sign({ ...s.claims, jti: "j".repeat(300) }),
+      "a missing claim": () => sign({ ...s.claims, jti: uuid(), repository_owner_id: undefined }),
+      "expired and for another audience": () => sign({ ...s.claims, jti: uuid(), iat: t - 900, nbf: t - 1500, exp: t - 600, aud: "x" }),
+      "a pinned ID differing": () => sign({ ...s.claims, jti: uuid(), repository_id: "1" }),
+      "a denied event": () => sign({ ...s.claims, jti: uuid(), event_name: "workflow_run" }),
+      "a bad signature": async () => `${h}.${p}.${(await sign({ ...s.claims, jti: uuid() })).split(".")[2]}`,
+      "alg none": async () => `${btoa(JSON.stringify({ alg: "none", kid: "k" })).replace(/=+$/, "")}.${p}.`,
+    };
+    for (const [name, make] of Object.entries(variants)) {
+      const token = await make();
+      const predicted = (await explain(s.projectId, token)).exchange;
+      const response = await exchangeWithEnv({}, token, { audience: s.projectId });
+      const body = (await response.json()) as { error?: string; error_description?: string };
+      expect({ status: response.status, error: body.error ?? null, error_description: body.error_description ?? null }, name).toEqual({
+        status: predicted.status,
+        error: predicted.error,
+        error_description: predicted.error_description,
+      });
+    }
+  });
+
   it("predicts the exchange's answer for each provider's admitted and refused tokens", async () => {
     const cases = [
       await (async () => { const s = await seedGithub({ ref: "refs/heads/x" }, { conditions: { ref: "refs/heads/main" } }); return { s, token: await sign(s.claims) }; })(),
