@@ -207,8 +207,9 @@ function predictAnswer(input: ExplainInput, stages: readonly StageResult[], trac
   const failed = stages.find((s) => s.error);
   const shadow = trace ? shadowVerdicts(trace, target).map(shadowRecord) : [];
   if (failed?.error) {
-    // The exchange reads the relationships (and so records shadow verdicts) only once the token verified.
-    const recorded = failed.stage === "replay" ? shadow : [];
+    // The exchange reads the relationships (and so records shadow verdicts) only once the
+    // token verified: of the refusals here, only a replay comes after that read.
+    const recorded = failed.error.reason === "token_replayed" ? shadow : [];
     return { ...wire(failed.error), ...none, shadow: recorded, retry_after: retryAfterOf(failed.error) };
   }
   // Every stage passed, so the token verified and `trace` exists.

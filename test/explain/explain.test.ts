@@ -79,8 +79,9 @@ describe("explain: the trace", () => {
     expect(await listedRelationship(s.projectId, s.relationshipId)).toMatchObject({ repository_id: s.claims.repository_id });
   });
 
-  it("reports a token already exchanged as a replay, read and not written", async () => {
+  it("reports a token already exchanged as a replay, read and not written, with the shadow verdicts the exchange records before refusing it", async () => {
     const s = await seedGithub();
+    const shadow = await createRelationship(s.projectId, { provider: "github", owner: s.owner, repository: s.repository, mode: "shadow", conditions: { ref: "refs/tags/*" } });
     const token = await sign(s.claims);
     await expectExchanged(token, { audience: s.projectId });
     const before = await snapshotDb();
@@ -89,7 +90,11 @@ describe("explain: the trace", () => {
     expect(hintCodes(check(stage(e, "replay").checks, "unused"))).toEqual(["token_replayed"]);
     expect(relationship(e, s.relationshipId).result).toBe("admits");
     expect(e.exchange).toMatchObject(wire("token_replayed"));
+    expect(e.exchange.shadow).toEqual([{ relationship_id: shadow.id, result: "would_refuse", reason: "conditions: ref" }]);
     expect(await snapshotDb()).toEqual(before);
+    // A refusal before the relationships are read (here, a jti of the wrong form) records none.
+    const early = await explain(s.projectId, await sign({ ...s.claims, jti: "j".repeat(300) }));
+    expect(early.exchange).toMatchObject({ ...wire("claims_invalid"), shadow: [] });
   });
 
   it("shows only this project's relationships, and no routing question, when another tenant names the same repository", async () => {
