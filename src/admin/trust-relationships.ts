@@ -57,6 +57,7 @@ export const TrustRelationshipResponse = z.discriminatedUnion(
       id: z.string().regex(ID_PATTERN.trl),
       project_id: z.string().regex(ID_PATTERN.prj),
       provider: z.literal(name),
+      mode: z.enum(RELATIONSHIP_MODES),
       ...PROVIDERS[name].relationshipSchema.shape,
       conditions: z.record(z.string(), z.string()),
       description: z.string(),

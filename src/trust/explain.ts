@@ -11,9 +11,10 @@
  * projects: it sees only this project's relationships, and with an audience the exchange
  * never routes.
  */
+import * as z from "zod";
 import type { ProviderName } from "../config";
 import { StsError, toWire } from "../errors";
-import { providerForIssuer } from "../providers/registry";
+import { PROVIDER_NAMES, providerForIssuer } from "../providers/registry";
 import { unusedCheck, type Inspection, type Stage, type StageCheck, type StageResult } from "../providers/verify";
 import {
   authorize,
@@ -21,109 +22,108 @@ import {
   shadowVerdicts,
   traceRelationships,
   type CheckResult,
+  RELATIONSHIP_MODES,
   type Evaluation,
-  type RelationshipMode,
   type ShadowRecord,
   type TrustRelationship,
 } from "./authorize";
 import { claimStrings, conditionHolds, matchesPattern } from "./conditions";
 
-const STAGES: readonly Stage[] = ["format", "header", "issuer", "key", "signature", "times", "claims", "audience", "replay"];
+const STAGES = ["format", "header", "issuer", "key", "signature", "times", "claims", "audience", "replay"] as const satisfies readonly Stage[];
 
-export type HintCode =
-  | "case_differs"
-  | "caller_vs_called_workflow"
-  | "pinned_id_differs"
-  | "buildkite_uuid_claims_missing"
-  | "default_denied_event"
-  | "default_audience_not_accepted"
-  | "audience_mismatch"
-  | "claim_absent"
-  | "enterprise_issuer"
-  | "issuer_not_named"
-  | "keys_unavailable"
-  | "key_unknown"
-  | "signature_invalid"
-  | "token_expired"
-  | "token_not_yet_valid"
-  | "token_too_old"
-  | "token_lifetime_too_long"
-  | "claims_invalid"
-  | "token_replayed";
+export const HINT_CODES = [
+  "case_differs",
+  "caller_vs_called_workflow",
+  "pinned_id_differs",
+  "buildkite_uuid_claims_missing",
+  "default_denied_event",
+  "default_audience_not_accepted",
+  "audience_mismatch",
+  "claim_absent",
+  "enterprise_issuer",
+  "issuer_not_named",
+  "keys_unavailable",
+  "key_unknown",
+  "signature_invalid",
+  "token_expired",
+  "token_not_yet_valid",
+  "token_too_old",
+  "token_lifetime_too_long",
+  "claims_invalid",
+  "token_replayed",
+] as const;
+export type HintCode = (typeof HINT_CODES)[number];
+
+// The response's schemas: what the OpenAPI document shows, and the types this file builds.
 
 /** What to look at, and where there is one, the line or relationship field to change. */
-export interface Hint {
-  code: HintCode;
-  message: string;
-  fix?: string;
-}
+const Hint = z.object({ code: z.enum(HINT_CODES), message: z.string(), fix: z.string().optional() });
+export type Hint = z.infer<typeof Hint>;
 
-export interface ExplainedCheck {
-  check: string;
-  /** Relationship checks only: the relationship's field and the token's claim compared. */
-  field?: string;
-  claim?: string;
-  /** Stages: what the stage requires. Relationships: the relationship's value (a pattern for conditions; null when it sets none). */
-  expected: unknown;
-  /** The token's value, as it carried it (null when absent). */
-  actual: unknown;
-  pass: boolean;
-  hints: Hint[];
-}
+/**
+ * One check. Relationship checks also name the relationship's `field` and the token's
+ * `claim` compared. `expected`: for a stage, what it requires; for a relationship, its value
+ * (a condition's pattern; null when it sets none). `actual`: the token's value as it
+ * carried it (null when absent).
+ */
+const ExplainedCheck = z.object({
+  check: z.string(),
+  field: z.string().optional(),
+  claim: z.string().optional(),
+  expected: z.unknown(),
+  actual: z.unknown(),
+  pass: z.boolean(),
+  hints: z.array(Hint),
+});
+export type ExplainedCheck = z.infer<typeof ExplainedCheck>;
 
 /** What `POST /token` answers, as the wire says it. */
-export interface WireAnswer {
-  status: number;
-  error: string | null;
-  error_description: string | null;
-}
+const WireAnswer = z.object({ status: z.number().int(), error: z.string().nullable(), error_description: z.string().nullable() });
+export type WireAnswer = z.infer<typeof WireAnswer>;
 
-export interface ExplainedStage {
-  stage: Stage;
-  /** `skipped`: not run, because an earlier stage that proves the token's origin failed. */
-  result: "pass" | "fail" | "skipped";
-  checks: ExplainedCheck[];
-  /** For a failed stage: the refusal the exchange gives there. */
-  refusal: WireAnswer | null;
-}
+/** `skipped`: not run, because an earlier stage that proves the token's origin failed; `refusal`: the exchange's, for a failed stage. */
+const ExplainedStage = z.object({ stage: z.enum(STAGES), result: z.enum(["pass", "fail", "skipped"]), checks: z.array(ExplainedCheck), refusal: WireAnswer.nullable() });
+export type ExplainedStage = z.infer<typeof ExplainedStage>;
 
-export interface ExplainedRelationship {
-  id: string;
-  provider: string;
-  mode: RelationshipMode;
-  description: string;
-  /** `not_evaluated`: the token did not verify far enough for its claims to mean anything. */
-  result: "admits" | "refuses" | "not_evaluated";
-  /** The verdict: the first failing check (`conditions`, `pinned_id`, …), or null. */
-  failed_check: string | null;
-  checks: ExplainedCheck[];
-  /** Immutable IDs this token would pin on the relationship if it admitted it. */
-  would_pin: Record<string, string> | null;
-}
+/**
+ * `result` `not_evaluated`: the token did not verify far enough for its claims to mean
+ * anything. `failed_check`: the verdict, the first failing check. `would_pin`: the IDs this
+ * token would pin on it if it granted.
+ */
+const ExplainedRelationship = z.object({
+  id: z.string(),
+  provider: z.string(),
+  mode: z.enum(RELATIONSHIP_MODES),
+  description: z.string(),
+  result: z.enum(["admits", "refuses", "not_evaluated"]),
+  failed_check: z.string().nullable(),
+  checks: z.array(ExplainedCheck),
+  would_pin: z.record(z.string(), z.string()).nullable(),
+});
+export type ExplainedRelationship = z.infer<typeof ExplainedRelationship>;
 
-export interface Explanation {
-  project_id: string;
+/** The explain response. `exchange`: what `POST /token` with `audience` = this project would answer now (rate limits aside). */
+export const Explanation = z.object({
+  project_id: z.string(),
   /** Unix seconds: the "now" every time check used. */
-  evaluated_at: number;
-  token: {
-    /** Decoded, once the token is a well-formed JWS; `signature_verified` says whether they prove anything. */
-    header: Record<string, unknown> | null;
-    claims: Record<string, unknown> | null;
-    provider: ProviderName | null;
-    signature_verified: boolean;
-  };
-  verification: ExplainedStage[];
-  relationships: ExplainedRelationship[];
-  /** What `POST /token` with `audience` = this project would answer now (rate limits aside). */
-  exchange: WireAnswer & {
-    /** The relationship that would mint, and the IDs it would pin. */
-    relationship_id: string | null;
-    would_pin: Record<string, string> | null;
-    /** What the exchange would record for each shadow relationship. */
-    shadow: ShadowRecord[];
-    retry_after: number | null;
-  };
-}
+  evaluated_at: z.number().int(),
+  /** Decoded, once the token is a well-formed JWS; `signature_verified` says whether the claims prove anything. */
+  token: z.object({
+    header: z.record(z.string(), z.unknown()).nullable(),
+    claims: z.record(z.string(), z.unknown()).nullable(),
+    provider: z.enum(PROVIDER_NAMES).nullable(),
+    signature_verified: z.boolean(),
+  }),
+  verification: z.array(ExplainedStage),
+  relationships: z.array(ExplainedRelationship),
+  exchange: WireAnswer.extend({
+    relationship_id: z.string().nullable(),
+    would_pin: z.record(z.string(), z.string()).nullable(),
+    shadow: z.array(z.object({ relationship_id: z.string(), result: z.enum(["would_admit", "would_refuse"]), reason: z.string().nullable() })),
+    retry_after: z.number().int().nullable(),
+  }),
+});
+export type Explanation = z.infer<typeof Explanation>;
 
 export interface ExplainInput {
   projectId: string;

@@ -14,6 +14,7 @@
  * service's audience. It checks its own output against the providers' relationship
  * schemas, and it neither reads nor writes anything (admin/suggest.ts runs the verifier).
  */
+import * as z from "zod";
 import type { ProviderName } from "../config";
 import { StsError } from "../errors";
 import type { Claims, VerifiedToken } from "../providers/provider";
@@ -21,33 +22,33 @@ import { PROVIDERS } from "../providers/registry";
 import type { StageResult } from "../providers/verify";
 import { MAX_PATTERN_LENGTH } from "./conditions";
 
-export interface SuggestedChoice {
-  /** The body's field: `owner_id`, `conditions.ref`, … */
-  field: string;
-  text: string;
-}
+const WARNING_CODES = [
+  "token_expired",
+  "token_times",
+  "audience_mismatch",
+  "default_audience",
+  "default_denied_event",
+  "pull_request_ref",
+  "fork_builds",
+  "ids_missing",
+  "value_left_out",
+  "locked_vault",
+] as const;
 
-export interface SuggestionWarning {
-  code:
-    | "token_expired"
-    | "token_times"
-    | "audience_mismatch"
-    | "default_audience"
-    | "default_denied_event"
-    | "pull_request_ref"
-    | "fork_builds"
-    | "ids_missing"
-    | "value_left_out"
-    | "locked_vault";
-  text: string;
-}
+/** A sentence per choice, naming the body's field (`owner_id`, `conditions.ref`, …). */
+const SuggestedChoice = z.object({ field: z.string(), text: z.string() });
+export type SuggestedChoice = z.infer<typeof SuggestedChoice>;
 
-export interface Suggestion {
-  /** Ready to POST to /v1/projects/{project_id}/trust-relationships. */
-  trust_relationship: Record<string, unknown>;
-  explanations: SuggestedChoice[];
-  warnings: SuggestionWarning[];
-}
+const SuggestionWarning = z.object({ code: z.enum(WARNING_CODES), text: z.string() });
+export type SuggestionWarning = z.infer<typeof SuggestionWarning>;
+
+/** The suggest response. `trust_relationship` is a relationship body, ready to POST to /v1/projects/{project_id}/trust-relationships. */
+export const Suggestion = z.object({
+  trust_relationship: z.record(z.string(), z.unknown()),
+  explanations: z.array(SuggestedChoice),
+  warnings: z.array(SuggestionWarning),
+});
+export type Suggestion = z.infer<typeof Suggestion>;
 
 const MAX_DESCRIPTION_LENGTH = 500;
 
