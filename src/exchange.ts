@@ -22,7 +22,7 @@ import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
 import type { VerifiedToken } from "./providers/provider";
 import { CLOCK_TOLERANCE_SECONDS, verifyIdToken, type VerifyDeps } from "./providers/verify";
-import { authorize, evaluate, type ExchangeTarget, type Grant } from "./trust/authorize";
+import { authorize, evaluate, type Candidates, type ExchangeTarget, type Grant } from "./trust/authorize";
 import { mintJobToken, type Minted } from "./tokens/mint";
 import { requireSigningKeys } from "./tokens/signing-keys";
 
@@ -39,6 +39,16 @@ export interface ExchangeDeps {
   /** Counts one verified token against its job owner's budget (`VerifiedToken.owner`); throws `rate_limited`. */
   limitOwner(provider: VerifiedToken["provider"], owner: string): Promise<void>;
   noteProvider: VerifyDeps["noteProvider"];
+  /** Filled in as the exchange learns it, so a refusal's audit event knows as much as a success's. */
+  trace?: ExchangeTrace;
+}
+
+/** What the exchange had established when it answered (the audit log reads it, also after a refusal). */
+export interface ExchangeTrace {
+  /** The subject token, once fully verified (signature, times, audience, claims). */
+  token?: VerifiedToken;
+  /** The one project's relationships read for it (or that several projects name it), once read. */
+  candidates?: Candidates;
 }
 
 export interface ExchangeResult extends Minted {
@@ -64,6 +74,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
       return false;
     },
   });
+  if (deps.trace) deps.trace.token = token;
   const replay = token.jti ? { key: `${token.issuer}#${token.jti}`, expiresAt: token.expiresAt + CLOCK_TOLERANCE_SECONDS } : undefined;
   // The owner's budget counts only verified tokens (forged ones must not spend anyone's
   // budget); its call overlaps the database round trip.
@@ -73,6 +84,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   ]);
   if (found.status === "rejected") throw found.reason;
   const candidates = found.value;
+  if (deps.trace) deps.trace.candidates = candidates;
   if (!candidates.firstUse) throw new StsError("token_replayed");
   try {
     if (admitted.status === "rejected") throw admitted.reason;
