@@ -1,0 +1,108 @@
+/**
+ * The audit event of one admin change: who (the operator, or a credential by its public ID),
+ * what (the action, the resource's ID, and its state before and after as the admin API
+ * renders it), when, and which organization it belongs to: the changed resource's. Changes
+ * to a user's own resources (a new user, a user's tokens) belong to no organization.
+ *
+ * Nothing secret is ever in an event: a static token is named by its ID, kind and
+ * description, a pull token by its `jti`, never by plaintext or hash.
+ * Pure: no I/O; the producer sends what this returns.
+ */
+import { AUDIT_EVENT_VERSION, newEventId, type Actor, type AdminEvent } from "./events";
+
+/** The caller as access control resolved it (structurally, so audit/ does not depend on who resolves it). */
+export type ActingPrincipal =
+  | { kind: "operator" }
+  | { kind: "user"; userId: string; tokenId: string }
+  | { kind: "organization"; tokenId: string }
+  | { kind: "project"; tokenId: string }
+  | { kind: "oidc" | "pull"; token: { jti: string } };
+
+type TokenOwner = { kind: "user"; userId: string } | { kind: "organization"; orgId: string } | { kind: "project"; orgId: string; projectId: string };
+
+/** What one mutating admin verb changed, as the verb reports it. */
+export type AdminChange =
+  | { action: "organization.create"; orgId: string; after: object }
+  | { action: "project.create"; orgId: string; projectId: string; after: object }
+  | { action: "project.delete"; orgId: string; projectId: string; before: object }
+  | { action: "trust_relationship.create"; orgId: string; projectId: string; trustRelationshipId: string; after: object }
+  | { action: "trust_relationship.delete"; orgId: string; projectId: string; trustRelationshipId: string; before: object }
+  | { action: "user.create"; userId: string; after: object }
+  | { action: "member.add"; orgId: string; userId: string; after: object }
+  | { action: "member.remove"; orgId: string; userId: string }
+  | { action: "static_token.create"; owner: TokenOwner; tokenId: string; description: string }
+  | { action: "static_token.delete"; owner: TokenOwner; tokenId: string }
+  | { action: "pull_token.create"; orgId: string; projectId: string; jti: string; expiresAt: number };
+
+export function actorOf(principal: ActingPrincipal): Actor {
+  switch (principal.kind) {
+    case "operator":
+      return { type: "operator" };
+    case "user":
+      return { type: "user", user_id: principal.userId, token_id: principal.tokenId };
+    case "organization":
+    case "project":
+      return { type: principal.kind, token_id: principal.tokenId };
+    case "oidc":
+    case "pull":
+      return { type: principal.kind, jti: principal.token.jti };
+  }
+}
+
+type Located = Pick<AdminEvent, "org_id" | "project_id" | "resource_id" | "before" | "after">;
+
+const record = (value: object): Record<string, unknown> => ({ ...value });
+
+/** Where a change belongs and what it shows. */
+function locate(change: AdminChange): Located {
+  switch (change.action) {
+    case "organization.create":
+      return { org_id: change.orgId, project_id: null, resource_id: change.orgId, before: null, after: record(change.after) };
+    case "project.create":
+      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.projectId, before: null, after: record(change.after) };
+    case "project.delete":
+      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.projectId, before: record(change.before), after: null };
+    case "trust_relationship.create":
+      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.trustRelationshipId, before: null, after: record(change.after) };
+    case "trust_relationship.delete":
+      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.trustRelationshipId, before: record(change.before), after: null };
+    case "user.create":
+      return { org_id: null, project_id: null, resource_id: change.userId, before: null, after: record(change.after) };
+    case "member.add":
+      return { org_id: change.orgId, project_id: null, resource_id: change.userId, before: null, after: record(change.after) };
+    case "member.remove":
+      return { org_id: change.orgId, project_id: null, resource_id: change.userId, before: null, after: null };
+    case "static_token.create": {
+      const token = { id: change.tokenId, kind: change.owner.kind, description: change.description };
+      return { ...ownedBy(change.owner), resource_id: change.tokenId, before: null, after: token };
+    }
+    case "static_token.delete":
+      return { ...ownedBy(change.owner), resource_id: change.tokenId, before: { id: change.tokenId, kind: change.owner.kind }, after: null };
+    case "pull_token.create":
+      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.jti, before: null, after: { jti: change.jti, expires_at: change.expiresAt } };
+  }
+}
+
+function ownedBy(owner: TokenOwner): Pick<AdminEvent, "org_id" | "project_id"> {
+  switch (owner.kind) {
+    case "user":
+      return { org_id: null, project_id: null };
+    case "organization":
+      return { org_id: owner.orgId, project_id: null };
+    case "project":
+      return { org_id: owner.orgId, project_id: owner.projectId };
+  }
+}
+
+export function adminEvent(change: AdminChange, principal: ActingPrincipal, ctx: { requestId: string; nowMs: number }): AdminEvent {
+  return {
+    v: AUDIT_EVENT_VERSION,
+    id: newEventId(ctx.nowMs),
+    time: Math.floor(ctx.nowMs / 1000),
+    request_id: ctx.requestId,
+    kind: "admin",
+    actor: actorOf(principal),
+    action: change.action,
+    ...locate(change),
+  };
+}
