@@ -138,7 +138,14 @@ describe("refused exchanges of verified tokens", () => {
     const job = await seedBuildkite({}, { conditions: { build_branch: "release" } });
     const { response, ray } = await exchangeAs(await signToken(ISSUERS.buildkite, job.claims));
     expect(response.status).toBe(400);
-    expect(await eventOf(job.orgId, ray)).toMatchObject({ outcome: "refused", reason: "no_trust_relationship", project_id: job.projectId, provider: "buildkite" });
+    // The check that failed is for the project's admins: in the event, never on the wire.
+    expect(await eventOf(job.orgId, ray)).toMatchObject({
+      outcome: "refused",
+      reason: "no_trust_relationship",
+      detail: "failed: conditions",
+      project_id: job.projectId,
+      provider: "buildkite",
+    });
   });
 
   it("records a GitHub pull_request_target job as refused: event_denied", async () => {
@@ -195,6 +202,15 @@ describe("refusals before the token verifies", () => {
     expect((await api.exchange(good)).status).toBe(200);
     expect(queue.sent.map((e) => e.outcome)).toEqual(["minted"]);
   });
+
+  it("records nothing for a CircleCI token from an issuer no relationship of the named project names (refused before its keys are fetched)", async () => {
+    const job = await seedCircleci();
+    const other = await createProject();
+    const queue = recordingQueue();
+    const response = await client({ AUDIT_QUEUE: queue }).exchange(await signToken(String(job.claims.iss), job.claims), { audience: other.projectId });
+    expect(response.status).toBe(400);
+    expect(queue.sent).toEqual([]);
+  });
 });
 
 describe("which organization an exchange belongs to", () => {
@@ -230,6 +246,9 @@ describe("which organization an exchange belongs to", () => {
   it("records a refused job that names another organization's project in audience there, with its own provenance", async () => {
     const job = await seedCircleci();
     const other = await createProject();
+    // A first exchange fetches the organization's issuer keys: a cold fetch for a project
+    // that does not name the issuer is refused before the token is verified, and not recorded.
+    expect((await exchangeAs(await signToken(String(job.claims.iss), job.claims))).response.status).toBe(200);
     const { response, ray } = await exchangeAs(await signToken(String(job.claims.iss), job.claims), { audience: other.projectId });
     expect(response.status).toBe(400);
     // The organization is looked up by the consumer: no relationship of that project was read.
@@ -241,7 +260,7 @@ describe("which organization an exchange belongs to", () => {
       reason: "target_invalid",
       identity: `${job.org}/${job.project}`,
     });
-    expect((await listAudit(job.orgId, { kind: "exchange" })).events).toEqual([]);
+    expect((await listAudit(job.orgId, { outcome: "refused" })).events).toEqual([]);
   });
 
   it("stores nothing for a refusal whose audience names no existing project", async () => {
