@@ -18,7 +18,11 @@ export type ActingPrincipal =
   | { kind: "project"; tokenId: string }
   | { kind: "oidc" | "pull"; token: { jti: string } };
 
-type TokenOwner = { kind: "user"; userId: string } | { kind: "organization"; orgId: string } | { kind: "project"; orgId: string; projectId: string };
+/** Whose static token: an organization's, a project's (in its organization), or a user's own (in none). */
+type TokenOwnerIds =
+  | { owner: "organization"; orgId: string }
+  | { owner: "project"; orgId: string; projectId: string }
+  | { owner: "user"; userId: string };
 
 /** What one mutating admin verb changed, as the verb reports it. */
 export type AdminChange =
@@ -30,8 +34,8 @@ export type AdminChange =
   | { action: "user.create"; userId: string; after: object }
   | { action: "member.add"; orgId: string; userId: string; after: object }
   | { action: "member.remove"; orgId: string; userId: string }
-  | { action: "static_token.create"; owner: TokenOwner; tokenId: string; description: string }
-  | { action: "static_token.delete"; owner: TokenOwner; tokenId: string }
+  | ({ action: "static_token.create"; tokenId: string; description: string } & TokenOwnerIds)
+  | ({ action: "static_token.delete"; tokenId: string } & TokenOwnerIds)
   | { action: "pull_token.create"; orgId: string; projectId: string; jti: string; expiresAt: number };
 
 export function actorOf(principal: ActingPrincipal): Actor {
@@ -72,19 +76,22 @@ function locate(change: AdminChange): Located {
       return { org_id: change.orgId, project_id: null, resource_id: change.userId, before: null, after: record(change.after) };
     case "member.remove":
       return { org_id: change.orgId, project_id: null, resource_id: change.userId, before: null, after: null };
-    case "static_token.create": {
-      const token = { id: change.tokenId, kind: change.owner.kind, description: change.description };
-      return { ...ownedBy(change.owner), resource_id: change.tokenId, before: null, after: token };
-    }
+    case "static_token.create":
+      return {
+        ...ownedBy(change),
+        resource_id: change.tokenId,
+        before: null,
+        after: { id: change.tokenId, owner: change.owner, description: change.description },
+      };
     case "static_token.delete":
-      return { ...ownedBy(change.owner), resource_id: change.tokenId, before: { id: change.tokenId, kind: change.owner.kind }, after: null };
+      return { ...ownedBy(change), resource_id: change.tokenId, before: { id: change.tokenId, owner: change.owner }, after: null };
     case "pull_token.create":
       return { org_id: change.orgId, project_id: change.projectId, resource_id: change.jti, before: null, after: { jti: change.jti, expires_at: change.expiresAt } };
   }
 }
 
-function ownedBy(owner: TokenOwner): Pick<AdminEvent, "org_id" | "project_id"> {
-  switch (owner.kind) {
+function ownedBy(owner: TokenOwnerIds): Pick<AdminEvent, "org_id" | "project_id"> {
+  switch (owner.owner) {
     case "user":
       return { org_id: null, project_id: null };
     case "organization":
