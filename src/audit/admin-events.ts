@@ -1,44 +1,19 @@
 /**
- * The audit event of one admin change: who (the operator, or a credential by its public ID),
- * what (the action, the resource's ID, and its state before and after as the admin API
- * renders it), when, and which organization it belongs to: the changed resource's. Changes
- * to a user's own resources (a new user, a user's tokens) belong to no organization.
+ * The audit event of one admin change, from what the verb reported (admin/changes.ts) and
+ * who acted: who (the operator, or a credential by its public ID), what (the action, the
+ * resource's ID, and its state before and after as the admin API renders it), when, and
+ * which organization it belongs to: the changed resource's. Changes to a user's own
+ * resources (a new user, a user's tokens) belong to no organization.
  *
  * Nothing secret is ever in an event: a static token is named by its ID, kind and
  * description, a pull token by its `jti`, never by plaintext or hash.
  * Pure: no I/O; the producer sends what this returns.
  */
+import type { Principal } from "../access/principal";
+import type { AdminChange, TokenOwnerIds } from "../admin/changes";
 import { AUDIT_EVENT_VERSION, newEventId, type Actor, type AdminEvent } from "./events";
 
-/** The caller as access control resolved it (structurally, so audit/ does not depend on who resolves it). */
-export type ActingPrincipal =
-  | { kind: "operator" }
-  | { kind: "user"; userId: string; tokenId: string }
-  | { kind: "organization"; tokenId: string }
-  | { kind: "project"; tokenId: string }
-  | { kind: "oidc" | "pull"; token: { jti: string } };
-
-/** Whose static token: an organization's, a project's (in its organization), or a user's own (in none). */
-type TokenOwnerIds =
-  | { owner: "organization"; orgId: string }
-  | { owner: "project"; orgId: string; projectId: string }
-  | { owner: "user"; userId: string };
-
-/** What one mutating admin verb changed, as the verb reports it. */
-export type AdminChange =
-  | { action: "organization.create"; orgId: string; after: object }
-  | { action: "project.create"; orgId: string; projectId: string; after: object }
-  | { action: "project.delete"; orgId: string; projectId: string; before: object }
-  | { action: "trust_relationship.create"; orgId: string; projectId: string; trustRelationshipId: string; after: object }
-  | { action: "trust_relationship.delete"; orgId: string; projectId: string; trustRelationshipId: string; before: object }
-  | { action: "user.create"; userId: string; after: object }
-  | { action: "member.add"; orgId: string; userId: string; after: object }
-  | { action: "member.remove"; orgId: string; userId: string }
-  | ({ action: "static_token.create"; tokenId: string; description: string } & TokenOwnerIds)
-  | ({ action: "static_token.delete"; tokenId: string } & TokenOwnerIds)
-  | { action: "pull_token.create"; orgId: string; projectId: string; jti: string; expiresAt: number };
-
-export function actorOf(principal: ActingPrincipal): Actor {
+export function actorOf(principal: Principal): Actor {
   switch (principal.kind) {
     case "operator":
       return { type: "operator" };
@@ -101,7 +76,7 @@ function ownedBy(owner: TokenOwnerIds): Pick<AdminEvent, "org_id" | "project_id"
   }
 }
 
-export function adminEvent(change: AdminChange, principal: ActingPrincipal, ctx: { requestId: string; nowMs: number }): AdminEvent {
+export function adminEvent(change: AdminChange, principal: Principal, ctx: { requestId: string; nowMs: number }): AdminEvent {
   return {
     v: AUDIT_EVENT_VERSION,
     id: newEventId(ctx.nowMs),

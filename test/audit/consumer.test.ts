@@ -8,9 +8,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../../src/audit/consumer";
-import { createProject } from "../support/api";
 import { faultyDb } from "../robustness/support";
-import { consume, listAudit, sampleEvent } from "./support";
+import { consume, listAudit, quietProject, sampleEvent } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -19,7 +18,7 @@ const rowCount = async (ids: string[]) =>
 
 describe("the audit queue consumer", () => {
   it("is idempotent under redelivery: the same batch twice stores one row per event", async () => {
-    const { orgId, projectId } = await createProject();
+    const { orgId, projectId } = await quietProject();
     const events = Array.from({ length: 5 }, (_, i) => sampleEvent({ orgId, projectId, ms: Date.now() - i * 1000, kind: i % 2 ? "admin" : "exchange" }));
     const first = await consume(events);
     const again = await consume(events, 2);
@@ -32,7 +31,7 @@ describe("the audit queue consumer", () => {
   });
 
   it("also when one batch carries the same event twice", async () => {
-    const { orgId, projectId } = await createProject();
+    const { orgId, projectId } = await quietProject();
     const event = sampleEvent({ orgId, projectId, ms: Date.now() });
     const result = await consume([event, event]);
     expect(result.explicitAcks).toHaveLength(2);
@@ -40,7 +39,7 @@ describe("the audit queue consumer", () => {
   });
 
   it("acknowledges and drops messages that are not events, stores the rest, and logs the batch", async () => {
-    const { orgId, projectId } = await createProject();
+    const { orgId, projectId } = await quietProject();
     const good = sampleEvent({ orgId, projectId, ms: Date.now() });
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
@@ -63,7 +62,7 @@ describe("the audit queue consumer", () => {
   });
 
   it("logs nothing for a batch it stored whole", async () => {
-    const { orgId, projectId } = await createProject();
+    const { orgId, projectId } = await quietProject();
     const lines: unknown[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(line));
     await consume([sampleEvent({ orgId, projectId, ms: Date.now() })]);
@@ -71,7 +70,7 @@ describe("the audit queue consumer", () => {
   });
 
   it("acknowledges nothing while D1 fails, and retries every message with backoff", async () => {
-    const { orgId, projectId } = await createProject();
+    const { orgId, projectId } = await quietProject();
     const events = [sampleEvent({ orgId, projectId, ms: Date.now() }), sampleEvent({ orgId, projectId, ms: Date.now(), kind: "admin" })];
     vi.spyOn(console, "log").mockImplementation(() => undefined);
     const down = faultyDb(env.DB, (sql) => sql.includes("audit_events"));
@@ -92,7 +91,7 @@ describe("the audit queue consumer", () => {
   });
 
   it("when the batch fails, stores the messages that can be stored and retries only the one that cannot", async () => {
-    const { orgId, projectId } = await createProject();
+    const { orgId, projectId } = await quietProject();
     const events = [0, 1, 2].map((i) => sampleEvent({ orgId, projectId, ms: Date.now() - i }));
     const poison = events[1]!.id;
     // D1 refuses the batch (a transaction) and the one statement that inserts `poison`.

@@ -4,7 +4,7 @@
  * junk and a missing header are `unknown`.
  */
 import { describe, expect, it } from "vitest";
-import { auditNetwork } from "../../src/routes/client-network";
+import { auditNetwork } from "../../src/access/client-network";
 
 describe("auditNetwork", () => {
   it.each([

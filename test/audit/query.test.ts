@@ -9,12 +9,11 @@ import { describe, expect, it } from "vitest";
 import { eventIdFloor } from "../../src/audit/events";
 import { auditPageQuery } from "../../src/audit/store";
 import { admin, createProject, expectError } from "../support/api";
-import { listAudit, sampleEvent, store } from "./support";
+import { listAudit, quietProject, sampleEvent, store } from "./support";
 
-/** An organization with two projects and `n` events a second apart, the newest 10 s ago. */
+/** An organization with two projects and `n` events a second apart, the newest 10 s ago (and no others). */
 async function orgWithEvents(n = 0) {
-  const { orgId, projectId } = await createProject();
-  const { projectId: other } = await createProject(orgId, "other");
+  const { orgId, projectId, other } = await quietProject();
   const start = Date.now() - 10_000 - n * 1000;
   const events = Array.from({ length: n }, (_, i) =>
     sampleEvent({ orgId, projectId: i % 2 === 0 ? projectId : other, ms: start + i * 1000, kind: i % 3 === 0 ? "admin" : "exchange", outcome: i % 4 === 1 ? "refused" : "minted" }),

@@ -10,6 +10,7 @@ import { expect } from "vitest";
 import { AUDIT_EVENT_VERSION, newEventId, type AuditEvent } from "../../src/audit/events";
 import { insertAuditEvent } from "../../src/audit/store";
 import worker from "../../src/index";
+import { client } from "../robustness/support";
 import { admin } from "../support/api";
 
 export interface Listed {
@@ -119,4 +120,20 @@ export function sampleEvent(opts: { orgId: string | null; projectId?: string | n
 /** Stores events as the consumer does (idempotent insert), bypassing the queue. */
 export async function store(events: AuditEvent[]): Promise<void> {
   await env.DB.batch(events.map((e) => insertAuditEvent(env.DB, e)));
+}
+
+/**
+ * An organization with two projects, made through the admin API by a client whose audit
+ * queue only records: their admin changes stay out of the log, so a test's listing holds
+ * only the events it stores itself.
+ */
+export async function quietProject(): Promise<{ orgId: string; projectId: string; other: string }> {
+  const quiet = client({ AUDIT_QUEUE: recordingQueue() });
+  const created = async (path: string, body: unknown) => {
+    const response = await quiet.admin("POST", path, body);
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { id: string }).id;
+  };
+  const orgId = await created("/v1/orgs", { name: "audited" });
+  return { orgId, projectId: await created(`/v1/orgs/${orgId}/projects`, { name: "app" }), other: await created(`/v1/orgs/${orgId}/projects`, { name: "other" }) };
 }
