@@ -44,8 +44,9 @@ export async function expectOk(url, body, what) {
 }
 
 /**
- * `extra` adds variants of the real worker (profile.mjs): { name: { script?, limiters? } },
- * `limiters` naming the rate limiter bindings it gets (default: all, never throttling).
+ * `extra` adds variants of the real worker (profile.mjs): { name: { script?, limiters?, queue? } },
+ * `limiters` naming the rate limiter bindings it gets (default: all, never throttling),
+ * `queue: "send-only"` binding the audit queue's producer to a queue nobody consumes.
  * Returns URLs by variant, the X1 body, the X2 token pool, the outbound counter and more.
  */
 export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = {}, withDw = false, inspectorPort }) {
@@ -72,6 +73,8 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
   const audit = auditQueue(root);
   const producing = { queueProducers: { [audit.binding]: audit.queue } };
   const consuming = { queueConsumers: { [audit.queue]: { maxBatchSize: audit.maxBatchSize, maxBatchTimeout: audit.maxBatchTimeout } } };
+  // profile.mjs: a queue nobody consumes (Miniflare drops its messages), to cost the send alone.
+  const sendOnly = { queueProducers: { [audit.binding]: `${audit.queue}-unconsumed` } };
   const realWorker = (name, scriptPath, limiters = LIMITERS, queue = {}) => ({
     ...common,
     name,
@@ -98,7 +101,7 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
       reference("d"),
       ...(withDw ? [reference("dw")] : []),
       realWorker("count", scripts.count, LIMITERS, producing),
-      ...Object.entries(extra).map(([name, v]) => realWorker(name, v.script ?? bundle.script, v.limiters)),
+      ...Object.entries(extra).map(([name, v]) => realWorker(name, v.script ?? bundle.script, v.limiters, v.queue === "send-only" ? sendOnly : {})),
     ],
     // The real worker logs one JSON line per request; drain it (it still pays for writing it).
     handleRuntimeStdio(stdout, err) {
