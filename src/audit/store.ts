@@ -2,7 +2,7 @@
  * The audit log in D1 (`audit_events`, migration 0006): the consumer's idempotent insert and
  * the API's listing. Every read is one range of one index, newest first, because event IDs
  * sort by time (events.ts). It does not validate events (the consumer does) nor decide who
- * may read them (access, in routes/).
+ * may read them (queries.ts, through access/).
  */
 import { d1 } from "../db/d1";
 import type { AuditEvent } from "./events";
