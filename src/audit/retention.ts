@@ -17,7 +17,7 @@ export interface AuditSweepLimits {
    * behind one statement waits.
    */
   batchRows: number;
-  /** Statements per run; with the replay sweep's 300, below D1's 1,000 queries per invocation. */
+  /** Statements per run; with the replay sweep's 300 and the session sweep's 20, below D1's 1,000 queries per invocation. */
   maxStatements: number;
   /** No new statement after this much wall time. */
   budgetMs: number;

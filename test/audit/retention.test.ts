@@ -10,7 +10,7 @@
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AUDIT_SWEEP_STATEMENT, DAY_MS, sweepAuditEvents } from "../../src/audit/retention";
 import { configFrom } from "../../src/config";
 import worker from "../../src/index";
@@ -18,6 +18,7 @@ import { createProject } from "../support/api";
 import { sampleEvent, store } from "./support";
 
 const EPOCH_2001 = 1_000_000_000_000;
+afterEach(() => vi.restoreAllMocks());
 const present = async (ids: string[]) =>
   (await env.DB.prepare(`SELECT id FROM audit_events WHERE id IN (${ids.map(() => "?").join(",")})`).bind(...ids).all<{ id: string }>()).results.map((r) => r.id).sort();
 
@@ -68,10 +69,28 @@ describe("the audit retention sweep", () => {
     // Two days old, and just now: with a retention of one day only the first goes.
     const stale = await datedEvents(3, Date.now() - 2 * DAY_MS, 1000);
     const fresh = await datedEvents(2, Date.now(), 1);
+    const lines: Record<string, unknown>[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(JSON.parse(String(line))));
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: Date.now() }), { ...env, AUDIT_RETENTION_DAYS: "1" }, ctx);
     await waitOnExecutionContext(ctx);
+    vi.restoreAllMocks();
     expect(await present(stale)).toEqual([]);
     expect(await present(fresh)).toEqual([...fresh].sort());
+    // The cron's one line says what the audit sweep did.
+    const line = lines.find((l) => l.route === "cron 17 * * * *");
+    expect(line).toMatchObject({ outcome: "ok", audit_backlog: false });
+    expect(line!.swept_audit_events).toBeGreaterThanOrEqual(stale.length);
+    expect(line!.audit_statements).toBeGreaterThanOrEqual(1);
+  });
+
+  it("fails the cron run, with one error line, on an invalid AUDIT_RETENTION_DAYS", async () => {
+    const lines: Record<string, unknown>[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(JSON.parse(String(line))));
+    const ctx = createExecutionContext();
+    const run = worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: Date.now() }), { ...env, AUDIT_RETENTION_DAYS: "0" }, ctx);
+    await expect(run).rejects.toMatchObject({ reason: "config_invalid" });
+    vi.restoreAllMocks();
+    expect(lines.find((l) => l.route === "cron 17 * * * *")).toMatchObject({ outcome: "error", reason: "config_invalid" });
   });
 });
