@@ -28,11 +28,12 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * The production bundle's gzip budget, in KiB, as wrangler reports the upload. This
- * milestone's target is 64 KiB; the bundle meets 120 KiB today (115.3 KiB with the settings
- * page, rounded up to the next 8 KiB), and issue 12's bundle work lowers this constant to 64
- * as it gets there.
+ * milestone's target is 64 KiB; the bundle meets 128 KiB today (120.3 KiB with the settings
+ * page and the audit log, which adds ~5 KiB: its producer, consumer, queries and cursor;
+ * rounded up to the next 8 KiB), and issue 12's bundle work lowers this constant to 64 as it
+ * gets there.
  */
-export const BUNDLE_BUDGET_GZIP_KIB = 120;
+export const BUNDLE_BUDGET_GZIP_KIB = 128;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 

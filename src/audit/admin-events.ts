@@ -10,7 +10,7 @@
  * Pure: no I/O; the producer sends what this returns.
  */
 import type { Principal } from "../access/principal";
-import type { AdminChange, TokenOwnerIds } from "../admin/changes";
+import type { AdminChange } from "../admin/changes";
 import { AUDIT_EVENT_VERSION, newEventId, type Actor, type AdminEvent } from "./events";
 
 export function actorOf(principal: Principal): Actor {
@@ -30,49 +30,29 @@ export function actorOf(principal: Principal): Actor {
 
 type Located = Pick<AdminEvent, "org_id" | "project_id" | "resource_id" | "before" | "after">;
 
-const record = (value: object): Record<string, unknown> => ({ ...value });
-
 /** Where a change belongs and what it shows. */
 function locate(change: AdminChange): Located {
+  const where = { org_id: "orgId" in change ? change.orgId : null, project_id: "projectId" in change ? change.projectId : null };
+  const shown = { before: "before" in change ? { ...change.before } : null, after: "after" in change ? { ...change.after } : null };
   switch (change.action) {
     case "organization.create":
-      return { org_id: change.orgId, project_id: null, resource_id: change.orgId, before: null, after: record(change.after) };
+      return { ...where, ...shown, resource_id: change.orgId };
     case "project.create":
-      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.projectId, before: null, after: record(change.after) };
     case "project.delete":
-      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.projectId, before: record(change.before), after: null };
+      return { ...where, ...shown, resource_id: change.projectId };
     case "trust_relationship.create":
-      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.trustRelationshipId, before: null, after: record(change.after) };
     case "trust_relationship.delete":
-      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.trustRelationshipId, before: record(change.before), after: null };
+      return { ...where, ...shown, resource_id: change.trustRelationshipId };
     case "user.create":
-      return { org_id: null, project_id: null, resource_id: change.userId, before: null, after: record(change.after) };
     case "member.add":
-      return { org_id: change.orgId, project_id: null, resource_id: change.userId, before: null, after: record(change.after) };
     case "member.remove":
-      return { org_id: change.orgId, project_id: null, resource_id: change.userId, before: null, after: null };
+      return { ...where, ...shown, resource_id: change.userId };
     case "static_token.create":
-      return {
-        ...ownedBy(change),
-        resource_id: change.tokenId,
-        before: null,
-        after: { id: change.tokenId, owner: change.owner, description: change.description },
-      };
+      return { ...where, resource_id: change.tokenId, before: null, after: { id: change.tokenId, owner: change.owner, description: change.description } };
     case "static_token.delete":
-      return { ...ownedBy(change), resource_id: change.tokenId, before: { id: change.tokenId, owner: change.owner }, after: null };
+      return { ...where, resource_id: change.tokenId, before: { id: change.tokenId, owner: change.owner }, after: null };
     case "pull_token.create":
-      return { org_id: change.orgId, project_id: change.projectId, resource_id: change.jti, before: null, after: { jti: change.jti, expires_at: change.expiresAt } };
-  }
-}
-
-function ownedBy(owner: TokenOwnerIds): Pick<AdminEvent, "org_id" | "project_id"> {
-  switch (owner.owner) {
-    case "user":
-      return { org_id: null, project_id: null };
-    case "organization":
-      return { org_id: owner.orgId, project_id: null };
-    case "project":
-      return { org_id: owner.orgId, project_id: owner.projectId };
+      return { ...where, resource_id: change.jti, before: null, after: { jti: change.jti, expires_at: change.expiresAt } };
   }
 }
 

@@ -10,7 +10,7 @@
  * that is not an event of a version we know is acknowledged and counted: retrying cannot
  * make it one. It does not log (its caller does) nor build events.
  */
-import { AuditEventSchema, type AuditEvent } from "./events";
+import { isAuditEvent, type AuditEvent } from "./events";
 import { insertAuditEvent } from "./store";
 
 /** Retry delays: 5 s, 10 s, 20 s, … capped at 5 minutes. */
@@ -35,9 +35,8 @@ export async function consumeAuditBatch(batch: MessageBatch<unknown>, db: D1Data
   const result: ConsumeResult = { written: 0, skipped: 0, invalid: 0, retried: 0 };
   const valid: { message: Message<unknown>; event: AuditEvent }[] = [];
   for (const message of batch.messages) {
-    const parsed = AuditEventSchema.safeParse(message.body);
-    if (parsed.success) {
-      valid.push({ message, event: parsed.data });
+    if (isAuditEvent(message.body)) {
+      valid.push({ message, event: message.body });
     } else {
       result.invalid++;
       message.ack();

@@ -1,15 +1,16 @@
 /**
  * "What happened?" — the audit log's events, one closed union: an exchange of a verified
- * subject token, or an admin change. The producer builds them, the queue carries them as
- * JSON, the consumer validates them against the schema here before storing them, and the
- * API renders the stored body as is; so this file is the one definition of their shape.
+ * subject token, or an admin change. The producer builds them (typed), the queue carries
+ * them as JSON, the consumer checks them (`isAuditEvent`) before storing them, and the API
+ * renders the stored body as is; so this file is the one definition of their shape.
  *
  * An event never carries a token, a secret or a hash: exchange events name the minted
  * token by `jti` and the job by its CI's claims; admin events name credentials by ID.
- * It does not decide which organization an event belongs to (exchange-events.ts and the
- * callers of admin-events.ts do) nor store anything (store.ts).
+ * It does not decide which organization an event belongs to (exchange-events.ts and
+ * admin-events.ts do) nor store anything (store.ts).
  */
-import * as z from "zod";
+import type { ProviderName } from "../config";
+import { ID_PATTERN } from "../db/d1";
 
 /** Bumped when a field changes meaning; the consumer refuses versions it does not know. */
 export const AUDIT_EVENT_VERSION = 1 as const;
@@ -28,77 +29,65 @@ export function newEventId(ms: number): string {
   return eventIdFloor(ms) + Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Unix milliseconds an event ID was made at. */
-export const eventIdMs = (id: string): number => parseInt(id.slice(4, 16), 16);
-
-const Id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[0-9a-f]{24}$`));
-const Text = (max: number) => z.string().max(max);
-const Scalar = z.union([Text(4096), z.number(), z.boolean()]);
-
-const Base = {
-  v: z.literal(AUDIT_EVENT_VERSION),
-  id: z.string().regex(EVENT_ID_PATTERN),
+interface EventBase {
+  v: typeof AUDIT_EVENT_VERSION;
+  id: string;
   /** Unix seconds, like every other time in the API. The ID orders events within a second. */
-  time: z.number().int().nonnegative(),
+  time: number;
   /** The request's ID: its `X-Request-Id` header and its log line's `request_id`. */
-  request_id: Text(64),
+  request_id: string;
   /**
    * Null for changes to a user's own resources (they belong to no organization), and for
    * exchange events whose organization the consumer looks up from `project_id`.
    */
-  org_id: Id("org").nullable(),
-  project_id: Id("prj").nullable(),
-};
+  org_id: string | null;
+  project_id: string | null;
+}
 
-/**
- * A shadow relationship's verdict on an exchange (issue 10 §3): recorded, never enforced.
- * Empty until shadow relationships exist.
- */
-const ShadowResult = z.strictObject({
-  relationship_id: Id("trl"),
-  result: z.enum(["would_admit", "would_refuse"]),
-  reason: Text(128).nullable(),
-});
+/** A shadow relationship's verdict on an exchange (issue 10 §3): recorded, never enforced. */
+export interface ShadowResult {
+  relationship_id: string;
+  result: "would_admit" | "would_refuse";
+  reason: string | null;
+}
 
-const ExchangeEvent = z.strictObject({
-  ...Base,
-  kind: z.literal("exchange"),
-  outcome: z.enum(["minted", "refused"]),
+export interface ExchangeEvent extends EventBase {
+  kind: "exchange";
+  outcome: "minted" | "refused";
   /** The refusal's reason (the closed union in errors.ts); null when minted. */
-  reason: Text(64).nullable(),
+  reason: string | null;
   /** For authorization refusals: which checks failed (a fixed phrase, never a claim value). */
-  detail: Text(256).nullable(),
-  provider: z.enum(["github", "circleci", "buildkite", "rwx"]),
-  issuer: Text(512),
-  /** The token's `sub`; null when longer than the audit log keeps (then named in `omitted`). */
-  subject: Text(4096).nullable(),
+  detail: string | null;
+  provider: ProviderName;
+  issuer: string;
+  /** The token's `sub`; null when too long to keep (then named in `omitted`). */
+  subject: string | null;
   /** The job's identity as relationships name it (GitHub "owner/repo", a pipeline, a vault). */
-  identity: Text(4096),
+  identity: string;
   /** The provider's provenance claims (repository or pipeline, ref, sha, workflow, run). */
-  provenance: z.record(z.string().max(128), Scalar),
+  provenance: Record<string, string | number | boolean>;
   /** Claims left out of `subject` and `provenance` because they were too long to keep. */
-  omitted: z.array(z.string().max(128)).max(64),
+  omitted: string[];
   /** The `audience` the job sent, if any. */
-  audience: Id("prj").nullable(),
-  relationship_id: Id("trl").nullable(),
+  audience: string | null;
+  relationship_id: string | null;
   /** The minted token's `jti` (to find it at introspection or revoke it); null when refused. */
-  jti: Text(128).nullable(),
-  scope: Text(256).nullable(),
+  jti: string | null;
+  scope: string | null;
   /** Immutable IDs this exchange pinned on the relationship (first use). */
-  pinned: z.record(z.string().max(64), Text(128)).nullable(),
+  pinned: Record<string, string> | null;
   /** The client's network, truncated: an IPv4 /24 or an IPv6 /48, never an address. */
-  client_network: Text(64),
-  shadow: z.array(ShadowResult).max(100),
-});
+  client_network: string;
+  /** Shadow relationships' verdicts; empty until shadow relationships exist. */
+  shadow: ShadowResult[];
+}
 
 /** Who made an admin change: the operator, or a credential named by its public ID. */
-const Actor = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("operator") }),
-  z.strictObject({ type: z.literal("user"), user_id: Id("usr"), token_id: Id("tok") }),
-  z.strictObject({ type: z.literal("organization"), token_id: Id("tok") }),
-  z.strictObject({ type: z.literal("project"), token_id: Id("tok") }),
-  z.strictObject({ type: z.enum(["oidc", "pull"]), jti: Text(128) }),
-]);
+export type Actor =
+  | { type: "operator" }
+  | { type: "user"; user_id: string; token_id: string }
+  | { type: "organization" | "project"; token_id: string }
+  | { type: "oidc" | "pull"; jti: string };
 
 /** What an admin change did: `<resource>.<verb>`, one per mutating verb of the admin API. */
 export const ADMIN_ACTIONS = [
@@ -114,27 +103,50 @@ export const ADMIN_ACTIONS = [
   "static_token.delete",
   "pull_token.create",
 ] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
-const AdminEvent = z.strictObject({
-  ...Base,
-  kind: z.literal("admin"),
-  actor: Actor,
-  action: z.enum(ADMIN_ACTIONS),
+export interface AdminEvent extends EventBase {
+  kind: "admin";
+  actor: Actor;
+  action: AdminAction;
   /** The changed resource's public ID (a pull token's `jti`, a member's user ID). */
-  resource_id: Text(128),
+  resource_id: string;
   /** The resource before and after the change as the admin API renders it, minus any secret. */
-  before: z.record(z.string(), z.unknown()).nullable(),
-  after: z.record(z.string(), z.unknown()).nullable(),
-});
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
 
-export const AuditEventSchema = z.discriminatedUnion("kind", [ExchangeEvent, AdminEvent]);
-
-export type AuditEvent = z.infer<typeof AuditEventSchema>;
-export type ExchangeEvent = z.infer<typeof ExchangeEvent>;
-export type AdminEvent = z.infer<typeof AdminEvent>;
-export type Actor = z.infer<typeof Actor>;
-export type AdminAction = AdminEvent["action"];
-export type ShadowResult = z.infer<typeof ShadowResult>;
+export type AuditEvent = ExchangeEvent | AdminEvent;
 
 export const EVENT_KINDS = ["exchange", "admin"] as const;
 export const EXCHANGE_OUTCOMES = ["minted", "refused"] as const;
+
+/** Every field of each kind, sorted: an event has exactly these, no more (nothing slips in). */
+const EXCHANGE_FIELDS =
+  "audience,client_network,detail,id,identity,issuer,jti,kind,omitted,org_id,outcome,pinned,project_id,provenance,provider,reason,relationship_id,request_id,scope,shadow,subject,time,v" as const;
+const ADMIN_FIELDS = "action,actor,after,before,id,kind,org_id,project_id,request_id,resource_id,time,v" as const;
+const FIELDS: Record<AuditEvent["kind"], string> = { exchange: EXCHANGE_FIELDS, admin: ADMIN_FIELDS };
+
+// The compiler checks that each list is exactly its interface's keys.
+type Split<S extends string> = S extends `${infer H},${infer T}` ? H | Split<T> : S;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const FIELDS_MATCH: [Same<keyof ExchangeEvent, Split<typeof EXCHANGE_FIELDS>>, Same<keyof AdminEvent, Split<typeof ADMIN_FIELDS>>] = [true, true];
+void FIELDS_MATCH;
+
+const idOrNull = (value: unknown, pattern: RegExp) => value === null || (typeof value === "string" && pattern.test(value));
+
+/**
+ * Is a queue message an event of this version? Checks what the table keeps in columns (ID,
+ * organization, project, kind, outcome) and that the fields are exactly the kind's; the
+ * nested values are the producer's, which builds them typed.
+ */
+export function isAuditEvent(body: unknown): body is AuditEvent {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
+  const e = body as Record<string, unknown>;
+  if (e.v !== AUDIT_EVENT_VERSION || typeof e.id !== "string" || !EVENT_ID_PATTERN.test(e.id)) return false;
+  if (!Number.isSafeInteger(e.time) || typeof e.request_id !== "string" || e.request_id.length > 64) return false;
+  if (!idOrNull(e.org_id, ID_PATTERN.org) || !idOrNull(e.project_id, ID_PATTERN.prj)) return false;
+  if (e.kind !== "exchange" && e.kind !== "admin") return false;
+  if (Object.keys(e).sort().join(",") !== FIELDS[e.kind]) return false;
+  return e.kind === "exchange" ? (EXCHANGE_OUTCOMES as readonly unknown[]).includes(e.outcome) : (ADMIN_ACTIONS as readonly unknown[]).includes(e.action);
+}

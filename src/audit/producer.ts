@@ -4,8 +4,9 @@
  *
  * A send that fails (it throws, or its promise rejects) is lost: it is counted per isolate
  * (`lostAuditSends`) and logged as a line of its own carrying the request's ID, the event's
- * ID and kind, and the isolate's count so far. Without an `AUDIT_QUEUE` binding auditing is
- * off: nothing is sent or counted, and each isolate logs that once.
+ * ID and kind, the isolate's count so far, and the queue's own words (never the event).
+ * Without an `AUDIT_QUEUE` binding auditing is off: nothing is sent or counted (every
+ * environment of wrangler.toml binds it, and `npm run deploy:check` fails one that does not).
  * It does not build events (exchange-events.ts, admin-events.ts) nor decide who may read them.
  */
 import type { AuditEvent } from "./events";
@@ -18,20 +19,12 @@ export interface AuditSink {
 }
 
 let lostSends = 0;
-let warnedUnbound = false;
 
 /** Sends that failed in this isolate since it started. */
 export const lostAuditSends = (): number => lostSends;
 
 export function sendAuditEvent(sink: AuditSink, event: AuditEvent | null): void {
-  if (!event) return;
-  if (!sink.queue) {
-    if (!warnedUnbound) {
-      warnedUnbound = true;
-      console.log(JSON.stringify({ request_id: sink.requestId, route: "audit", outcome: "error", reason: "audit_queue_unbound" }));
-    }
-    return;
-  }
+  if (!event || !sink.queue) return;
   let sending: Promise<unknown>;
   try {
     sending = sink.queue.send(event, { contentType: "json" });
@@ -50,7 +43,6 @@ export function sendAuditEvent(sink: AuditSink, event: AuditEvent | null): void 
           event_id: event.id,
           event_kind: event.kind,
           audit_sends_lost: lostSends,
-          // The queue's own words (e.g. a quota exceeded); the event itself is never logged.
           detail: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : "non-error thrown",
         }),
       );

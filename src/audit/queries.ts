@@ -21,11 +21,11 @@ import { listAuditEvents, type AuditFilters, type RenderedEvent } from "./store"
 export const DEFAULT_AUDIT_PAGE = 50;
 export const MAX_AUDIT_PAGE = 200;
 
-/** Unix seconds (digits only) or an RFC 3339 date-time with its offset, as milliseconds. */
-const Time = z.union(
-  [z.string().regex(/^[0-9]{1,12}$/).transform((s) => Number(s) * 1000), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))],
-  { error: "must be Unix seconds or an RFC 3339 date-time" },
-);
+/** Unix seconds, or an RFC 3339 date-time with its offset (`Z` or ±hh:mm). */
+const TIME = /^(?:[0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2}))$/;
+const toMs = (s: string): number => (/^[0-9]+$/.test(s) ? Number(s) * 1000 : Date.parse(s));
+const TIME_ERROR = "must be Unix seconds or an RFC 3339 date-time";
+const Time = z.string().regex(TIME, TIME_ERROR).transform(toMs).refine(Number.isFinite, TIME_ERROR);
 
 /** The listing's parameters, as strings (a query string or a form); anything else is refused by name. */
 export const AuditQuery = z.strictObject({
@@ -39,7 +39,7 @@ export const AuditQuery = z.strictObject({
     .string()
     .regex(/^[0-9]{1,4}$/, "must be a whole number")
     .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_AUDIT_PAGE))
+    .refine((n) => n >= 1 && n <= MAX_AUDIT_PAGE, `must be 1 to ${MAX_AUDIT_PAGE}`)
     .optional(),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
@@ -67,6 +67,6 @@ export async function listOrgAudit(ctx: ReachContext, orgId: string, input: Inpu
   };
   const beforeId = query.cursor === undefined ? undefined : await decodeCursor(query.cursor, org.id, filters);
   const { events, more } = await listAuditEvents(ctx.db, org.id, filters, { beforeId, limit: query.limit ?? DEFAULT_AUDIT_PAGE });
-  const next = more ? await encodeCursor({ org: org.id, filters, lastId: events[events.length - 1]!.id }) : null;
+  const next = more ? await encodeCursor(org.id, filters, events[events.length - 1]!.id) : null;
   return { events, next_cursor: next };
 }
