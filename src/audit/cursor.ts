@@ -18,9 +18,11 @@ import type { AuditFilters } from "./store";
 const payloadOf = (org: string, f: AuditFilters, lastId: string) =>
   ["1", org, [f.projectId, f.kind, f.outcome, f.fromId, f.toId].join(","), lastId].join("|");
 
+const base64Url = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
 export async function encodeCursor(org: string, filters: AuditFilters, lastId: string): Promise<string> {
   const payload = payloadOf(org, filters, lastId);
-  return btoa(`${payload}|${await checksum(payload)}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64Url(`${payload}|${await checksum(payload)}`);
 }
 
 /** The last event ID the cursor names; `field_invalid` naming `cursor` if it is not one of this listing's. */
@@ -31,6 +33,8 @@ export async function decodeCursor(cursor: string, org: string, filters: AuditFi
   } catch {
     // not base64: refused below
   }
+  // One spelling per cursor: base64 whose unused bits were edited decodes the same, so it is refused too.
+  if (base64Url(decoded) !== cursor) decoded = "";
   const at = decoded.lastIndexOf("|");
   const payload = decoded.slice(0, at);
   const lastId = payload.slice(payload.lastIndexOf("|") + 1);

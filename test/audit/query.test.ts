@@ -95,7 +95,7 @@ describe("pagination", () => {
       expect(body.error_description).toMatch(/^cursor: /);
     };
     const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === "A" ? "B" : "A") + s.slice(i + 1);
-    for (const i of [0, 5, cursor!.indexOf(".") - 1, cursor!.indexOf(".") + 1, cursor!.length - 1]) {
+    for (const i of [0, 5, Math.floor(cursor!.length / 2), cursor!.length - 2, cursor!.length - 1]) {
       await expectCursorRefused(orgId, `limit=2&cursor=${encodeURIComponent(flip(cursor!, i))}`);
     }
     await expectCursorRefused(orgId, `cursor=${encodeURIComponent(cursor!.slice(0, -3))}`);
