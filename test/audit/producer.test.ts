@@ -6,9 +6,9 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { lostAuditSends } from "../../src/audit/producer";
+import { AUDIT_BATCH_EVENTS, lostAuditSends, sendAuditEvent } from "../../src/audit/producer";
 import { client, expectAccepted, isolatedIssuers, seedJob } from "../robustness/support";
-import { recordingQueue, waitForAudit } from "./support";
+import { recordingQueue, sampleEvent, waitForAudit } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -19,7 +19,7 @@ function captureLog() {
 }
 
 describe("a failing audit queue", () => {
-  it.each(["throw", "reject"] as const)("does not fail the exchange when send %ss; the lost send is counted and logged", async (mode) => {
+  it.each(["throw", "reject"] as const)("does not fail the exchange when the queue call %ss; the lost event is counted and logged", async (mode) => {
     const issuers = isolatedIssuers("lost");
     const job = await seedJob(client(issuers), "github", issuers);
     const failing = client({ ...issuers, AUDIT_QUEUE: recordingQueue(mode) });
@@ -51,11 +51,12 @@ describe("a failing audit queue", () => {
     const issuers = isolatedIssuers("hang");
     const job = await seedJob(client(issuers), "rwx", issuers);
     const sends: unknown[] = [];
-    const hanging = { send: (body: unknown) => (sends.push(body), new Promise<void>(() => undefined)) } as unknown as Queue;
+    const hanging = { sendBatch: (messages: unknown[]) => (sends.push(...messages), new Promise<void>(() => undefined)) } as unknown as Queue;
     // settle: false — waiting for waitUntil would wait forever; the response must not.
     const response = await client({ ...issuers, AUDIT_QUEUE: hanging }, { settle: false }).exchange(await job.token());
     await expectAccepted(response);
-    expect(sends).toHaveLength(1);
+    // The send is made after the response (its batch is flushed a few ms later) and never settles.
+    await vi.waitFor(() => expect(sends).toHaveLength(1), { timeout: 5000 });
   });
 
   it("records nothing and counts nothing without the binding (auditing off)", async () => {
@@ -118,5 +119,52 @@ describe("the audited exchange's response path", () => {
     // The real queue carried the event; the consumer wrote it with its own invocation.
     const orgId = ((await (await api.admin("GET", `/v1/projects/${job.projectId}`)).json()) as { org_id: string }).org_id;
     await waitForAudit(orgId, (events) => events.some((e) => e.request_id === response.headers.get("x-request-id")));
+  });
+});
+
+describe("batching", () => {
+  it("sends the events of concurrent requests in one call, each request's event exactly once", async () => {
+    const issuers = isolatedIssuers("batch");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const queue = recordingQueue();
+    const api = client({ ...issuers, AUDIT_QUEUE: queue });
+    const tokens = await Promise.all(Array.from({ length: 8 }, () => job.token()));
+    const responses = await Promise.all(tokens.map((token) => api.exchange(token)));
+    for (const response of responses) await expectAccepted(response);
+    expect(queue.sent.map((e) => e.request_id).sort()).toEqual(responses.map((r) => r.headers.get("x-request-id")).sort());
+    expect(queue.calls.reduce((a, b) => a + b, 0)).toBe(8);
+  });
+
+  it("puts the events of requests within one flush window into one call, at most AUDIT_BATCH_EVENTS each, flushed by the request that opened the batch", async () => {
+    const queue = recordingQueue();
+    const flushes: Promise<unknown>[] = [];
+    const sinkOf = (i: number) => ({ queue, requestId: `req-${i}`, waitUntil: (p: Promise<unknown>) => void flushes.push(p) });
+    const n = AUDIT_BATCH_EVENTS + 3;
+    for (let i = 0; i < n; i++) sendAuditEvent(sinkOf(i), sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
+    // Only the requests that opened a batch wait for a flush.
+    expect(flushes).toHaveLength(2);
+    expect(queue.calls).toEqual([]);
+    await Promise.all(flushes);
+    expect(queue.calls).toEqual([AUDIT_BATCH_EVENTS, 3]);
+    // A batch never mixes queues (two environments, or a test's stand-in beside the real one).
+    const other = recordingQueue();
+    sendAuditEvent({ queue: other, requestId: "x", waitUntil: (p) => void flushes.push(p) }, sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
+    sendAuditEvent(sinkOf(n), sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
+    await Promise.all(flushes);
+    expect([other.calls, queue.calls]).toEqual([[1], [AUDIT_BATCH_EVENTS, 3, 1]]);
+  });
+
+  it("counts and logs every event of a batch that fails, each with its own request's ID", async () => {
+    const issuers = isolatedIssuers("batch-lost");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const api = client({ ...issuers, AUDIT_QUEUE: recordingQueue("reject") });
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => job.token()));
+    const before = lostAuditSends();
+    const lines = captureLog();
+    const responses = await Promise.all(tokens.map((token) => api.exchange(token)));
+    for (const response of responses) await expectAccepted(response);
+    expect(lostAuditSends()).toBe(before + 5);
+    const lost = lines.filter((l) => l.reason === "audit_send_failed");
+    expect(lost.map((l) => l.request_id).sort()).toEqual(responses.map((r) => r.headers.get("x-request-id")).sort());
   });
 });

@@ -44,21 +44,24 @@ export async function waitForAudit(
 
 /**
  * A queue binding stand-in that keeps what is sent (to inspect events without the consumer),
- * or fails: `throw` throws from `send` itself, `reject` returns a rejected promise.
+ * or fails: `throw` throws from the call itself, `reject` returns a rejected promise.
  */
 export function recordingQueue(mode: "ok" | "throw" | "reject" = "ok") {
   const sent: any[] = [];
+  const calls: number[] = [];
+  const accept = (bodies: unknown[]) => {
+    if (mode === "throw") throw new Error("Queue send failed: simulated");
+    if (mode === "reject") return Promise.reject(new Error("Queue send failed: simulated"));
+    calls.push(bodies.length);
+    sent.push(...bodies.map((body) => structuredClone(body)));
+    return Promise.resolve();
+  };
   const queue = {
     sent,
-    send(body: unknown) {
-      if (mode === "throw") throw new Error("Queue send failed: simulated");
-      if (mode === "reject") return Promise.reject(new Error("Queue send failed: simulated"));
-      sent.push(structuredClone(body));
-      return Promise.resolve();
-    },
-    sendBatch() {
-      throw new Error("not used");
-    },
+    /** Messages per call, in order. */
+    calls,
+    send: (body: unknown) => accept([body]),
+    sendBatch: (messages: { body: unknown }[]) => accept(messages.map((m) => m.body)),
   };
   return queue as typeof queue & Queue;
 }
