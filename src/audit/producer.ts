@@ -23,7 +23,7 @@ export interface AuditSink {
 }
 
 /** How long a batch stays open for other requests' events before it is sent. */
-export const AUDIT_FLUSH_MS = 20;
+export const AUDIT_FLUSH_MS = 50;
 /**
  * Events per batch: an event is at most ~6.5 KB (its provenance is capped at 4 KiB), so 32
  * stay under Queues' 256 KB per `sendBatch` (and its 100 messages).
