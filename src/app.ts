@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { configFrom } from "./config";
 import { StsError, toWire, type Reason } from "./errors";
 import { adminRoutes } from "./routes/admin";
+import { auditRoutes } from "./routes/audit";
 import type { AppContext, AppEnv } from "./routes/context";
 import { credentialRoutes } from "./routes/credentials";
 import { explainRoutes } from "./routes/explain";
@@ -62,6 +63,7 @@ app.route("/", credentialRoutes);
 app.route("/", explainRoutes);
 app.route("/", introspectionRoutes);
 app.route("/", openApiRoutes);
+app.route("/", auditRoutes);
 app.route("/settings", settingsApp);
 
 app.notFound((c) => renderError(c, new StsError("route_not_found")));

@@ -28,6 +28,7 @@ import {
   evaluate,
   shadowVerdicts,
   traceRelationships,
+  type Candidates,
   type ExchangeTarget,
   type Grant,
   type ShadowVerdict,
@@ -52,12 +53,16 @@ export interface VerifyEnvironment {
 export interface ExchangeDeps extends VerifyEnvironment {
   /** Counts one verified token against its job owner's budget (`VerifiedToken.owner`); throws `rate_limited`. */
   limitOwner(provider: VerifiedToken["provider"], owner: string): Promise<void>;
-  /** Filled in as the exchange learns it, so that a refusal is recorded as fully as a success. */
+  /** Filled in as the exchange learns it, so that a refusal is recorded (log line, audit log) as fully as a success. */
   trace?: ExchangeTrace;
 }
 
-/** What the exchange established besides its answer, for the log line (and the audit log). */
+/** What the exchange had established when it answered, also after a refusal. */
 export interface ExchangeTrace {
+  /** The subject token, once fully verified (signature, times, audience, claims). */
+  token?: VerifiedToken;
+  /** The one project's relationships read for it (or that several projects name it), once read. */
+  candidates?: Candidates;
   /** What each shadow relationship of the project would have done; set once the relationships are read. */
   shadow?: ShadowVerdict[];
 }
@@ -93,6 +98,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   // Fail on configuration before touching anything, so a misconfigured service burns no jti.
   const signingKeys = await requireSigningKeys(deps.config.signingKeys);
   const token = await verifyIdToken(req.subjectToken, exchangeVerifyDeps(deps, req.audience));
+  if (deps.trace) deps.trace.token = token;
   const replay = replayRecord(token);
   // The owner's budget counts only verified tokens (forged ones must not spend anyone's
   // budget); its call overlaps the database round trip.
@@ -104,7 +110,10 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   const candidates = found.value;
   // Every check of every candidate, once: the verdict below and the shadow record read it.
   const trace = traceRelationships(token, candidates);
-  if (deps.trace) deps.trace.shadow = shadowVerdicts(trace, req);
+  if (deps.trace) {
+    deps.trace.candidates = candidates;
+    deps.trace.shadow = shadowVerdicts(trace, req);
+  }
   if (!candidates.firstUse) throw new StsError("token_replayed");
   try {
     if (admitted.status === "rejected") throw admitted.reason;

@@ -19,6 +19,7 @@ import { Explanation } from "../trust/explain";
 import { Suggestion } from "../trust/suggest";
 import { settingsOperations } from "../ui/settings";
 import { adminOperations } from "./admin";
+import { auditOperations } from "./audit";
 import { credentialOperations } from "./credentials";
 import { explainOperations } from "./explain";
 import { openApiDocument, type Operations } from "./document";
@@ -51,6 +52,7 @@ export const OPERATIONS: Operations = {
   ...openApiOperations,
   ...adminOperations(),
   ...credentialOperations(),
+  ...auditOperations(),
   ...explainOperations(),
   ...settingsOperations(),
 };
