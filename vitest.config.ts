@@ -26,6 +26,9 @@ export default defineConfig(async () => {
               miniflare: {
                 // The network edge: every outbound fetch lands on the fake CI issuer.
                 outboundService: createFakeIssuer(),
+                // The real local audit queue (wrangler.toml), with batches flushed after 0.1 s
+                // instead of 2 s, so tests that read the audit log wait less.
+                queueConsumers: { "edge-sts-audit": { maxBatchSize: 100, maxBatchTimeout: 0.1, maxRetries: 10, deadLetterQueue: "edge-sts-audit-dlq" } },
                 // Every var is set here so a developer's .dev.vars (which wrangler also reads,
                 // and which `npm start` points at a local issuer) never changes what is tested.
                 bindings: {

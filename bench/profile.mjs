@@ -11,12 +11,14 @@
  * 2. A V8 CPU profile (workerd's inspector) of the real worker under X1 and X2 and of D and
  *    Dw at 1 connection: inclusive time of the exchange's stages, self time by source file
  *    and by function. Sampling is wall-clock: trust its proportions, not its microseconds.
- * Options: --rounds=N (default 5), --no-ablations, --variant=name=path/to/index.ts.
+ * The audit log's cost is split the same way: X1a (the audit queue bound and consumed, as in
+ * the bench) and `audit-send-only` (its producer bound to a queue nobody consumes) against X1.
+ * Options: --rounds=N (default 5), --no-ablations, --no-audit, --variant=name=path/to/index.ts.
  * Numbers are for finding causes, not for the README; everything is written under bench/.out/.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { WORKER_BUNDLE_OPTIONS } from "./lib/build.mjs";
 import { findWorkerdPid, pin, runPhase } from "./lib/load.mjs";
@@ -131,6 +133,7 @@ async function profileDuring(target, scriptPath, run) {
   const phase = await run();
   const { result } = await client.send("Profiler.stop");
   client.close();
+  mkdirSync(join(OUT, "profile"), { recursive: true });
   writeFileSync(join(OUT, "profile", `${target.replace(/\W/g, "_")}.cpuprofile`), JSON.stringify(result.profile));
   return { phase, ...analyzeProfile(result.profile, scriptPath) };
 }
@@ -142,6 +145,8 @@ async function main() {
     variants["no-limiters"] = { limiters: [] };
     variants["no-log"] = { script: await buildVariant("nolog", ["console"]) };
   }
+  // The audit log's cost split: the send alone (a queue nobody consumes) vs X1a (sent and consumed).
+  if (!args.includes("--no-audit")) variants["audit-send-only"] = { queue: "send-only" };
   // --variant=name=path/to/index.ts: a patched copy of the worker, measured beside the rest.
   for (const arg of args.filter((a) => a.startsWith("--variant="))) {
     const [name, entry] = arg.slice("--variant=".length).split("=");
@@ -156,7 +161,7 @@ async function main() {
     }
     // Each phase: a worker and a body kind (X1: the reusable RWX body; X2: fresh GitHub tokens with jtis).
     const phases = [
-      ["D", "D", "x1"], ["X1", "X1", "x1"], ["Dw", "Dw", "x2"], ["X2", "X2", "x2"],
+      ["D", "D", "x1"], ["X1", "X1", "x1"], ["X1a", "X1a", "x1"], ["Dw", "Dw", "x2"], ["X2", "X2", "x2"],
       ...Object.keys(variants).flatMap((v) => [[`${v}·X1`, v, "x1"], [`${v}·X2`, v, "x2"]]),
     ];
     const bodyOf = (kind) => (kind === "x1" ? { body: x1Body } : { nextBody: () => pool.take() });

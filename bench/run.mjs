@@ -8,7 +8,9 @@
  *   A   Hono route returning constant JSON
  *   C   A + zod-parse the body + jose RS256 verify (in-memory JWKS) + jose ES256 sign
  *   D   C + one indexed D1 select on the real schema — the exchange's floor
- *   X1  the real POST /token with an RWX token (no jti: the same body repeats)
+ *   X1  the real POST /token with an RWX token (no jti: the same body repeats), no audit queue
+ *   X1a X1 with the audit queue bound (wrangler.toml's producer and consumer, batching included):
+ *       every exchange is audited, the consumer writing to the same D1
  *   X2  the real POST /token with pre-minted GitHub tokens, each with a unique jti
  * in interleaved rounds at 32 connections and at 1 connection, and reports ratios taken
  * within each round (absolute numbers drift on shared machines; same-round ratios hold).
@@ -98,6 +100,10 @@ async function main() {
   };
 
   const body = (variant) => (variant === "X2" ? { nextBody: () => pool.take() } : { body: x1Body });
+  // After an audited phase, let the consumer write its last batch before the next phase runs,
+  // so its tail is not charged to another variant.
+  const drainAudit = () => new Promise((resolve) => setTimeout(resolve, world.audit.maxBatchTimeout * 1000 + 500));
+  const auditRows = async () => (await world.db.prepare("SELECT COUNT(*) AS n FROM audit_events").first()).n;
   const rate = { 32: {}, 1: {} };
   log("warming up every variant");
   for (const connections of CONFIG.connections) {
@@ -105,6 +111,7 @@ async function main() {
       const seconds = CONFIG.warmupSeconds;
       if (v === "X2") await spreadForMinting(Math.ceil(Math.max(rate[connections].X1 ?? 0, 800) * seconds * 1.6) + 200);
       const r = await runPhase({ url: urls[v], connections, seconds, ...body(v), serverPid });
+      if (v === "X1a") await drainAudit();
       if (r.failed > 0 || r.errors > 0) throw new Error(`warm-up ${v}: ${JSON.stringify(r.statuses)}, ${r.errors} errors`);
       if (r.ok > 0) rate[connections][v] = r.rps;
     }
@@ -118,6 +125,9 @@ async function main() {
   // Before the rounds, so quick mode's time budget accounts for it.
   const usage = await measureUsage({ url: urls.count, adminToken: world.adminToken, sign: world.sign, publicUrl: PUBLIC_URL, x1Body, pool, mint: spreadForMinting, n: QUICK ? 20 : 200, perCandidateCount: QUICK ? 5 : 20, log });
 
+  await drainAudit();
+  const rowsBefore = await auditRows();
+  let auditedExchanges = 0;
   const rounds = [];
   const skipped = [];
   let measuredExchanges = 0;
@@ -128,7 +138,7 @@ async function main() {
     const result = {};
     for (const connections of CONFIG.connections) {
       const seconds = connections === 1 ? CONFIG.seconds1 : CONFIG.seconds32;
-      if (!fits(VARIANTS.length * seconds * 1000 + 3000)) {
+      if (!fits(VARIANTS.length * seconds * 1000 + world.audit.maxBatchTimeout * 1000 + 3500)) {
         skipped.push(`round ${round + 1} at ${connections} connection(s): out of the quick mode's time budget`);
         log(skipped.at(-1));
         continue;
@@ -138,7 +148,12 @@ async function main() {
       result[connections] = {};
       for (const v of order) {
         const r = await runPhase({ url: urls[v], connections, seconds, ...body(v), serverPid });
+        if (v === "X1a") {
+          auditedExchanges += r.ok;
+          await drainAudit();
+        }
         if (r.failed > 0 || r.errors > 0) throw new Error(`round ${round + 1} ${v} at ${connections}: ${JSON.stringify(r.statuses)}, ${r.errors} errors`);
+        if (v === "X1a") measuredExchanges += r.ok;
         if (v === "X1" || v === "X2") {
           measuredExchanges += r.ok;
           rate[connections][v] = Math.max(rate[connections][v] ?? 0, r.rps);
@@ -149,6 +164,8 @@ async function main() {
     }
     rounds.push(result);
   }
+  await drainAudit();
+  const audit = { auditedExchanges, rowsWritten: (await auditRows()) - rowsBefore, batch: { maxBatchSize: world.audit.maxBatchSize, maxBatchTimeout: world.audit.maxBatchTimeout } };
   counted.measuredOutbound = outbound.count - outboundBefore;
   counted.measuredExchanges = measuredExchanges;
   counted.measuredOutboundPerExchange = measuredExchanges > 0 ? counted.measuredOutbound / measuredExchanges : null;
@@ -161,6 +178,7 @@ async function main() {
     config: { ...CONFIG, rateLimiters: "present, 1e9 requests / 60 s (never throttle)", seed: { projects: seed.projects, relationships: seed.relationships }, x2TokensMinted: pool.minted },
     bundle,
     counted,
+    audit,
     summary: Object.fromEntries(CONFIG.connections.map((c) => [String(c), analyze(rounds, c)])),
     rounds,
   };
@@ -222,12 +240,14 @@ const README_INTRO = [
   "(`wrangler deploy --dry-run`) and bench-only reference workers (bench/reference/: **A** Hono",
   "constant JSON, **C** zod + jose RS256 verify + ES256 sign, **D** C plus one indexed D1",
   "select), runs them all in one Miniflare on direct sockets, seeds 1,000 trust relationships,",
-  "warms the key cache, and drives interleaved rounds of [A, C, D, X1, X2] with autocannon at",
-  "32 connections and at 1 connection (workerd and the load generator pinned to different",
-  "cores). X1 is `POST /token` with a reusable RWX token; X2 uses pre-minted GitHub tokens",
+  "warms the key cache, and drives interleaved rounds of [A, C, D, X1, X1a, X2] with autocannon",
+  "at 32 connections and at 1 connection (workerd and the load generator pinned to different",
+  "cores). X1 is `POST /token` with a reusable RWX token and no audit queue bound; X1a is the",
+  "same with the audit queue of wrangler.toml bound (its real local producer and consumer,",
+  "production batching, the consumer writing to the same D1); X2 uses pre-minted GitHub tokens",
   "with unique `jti`s, so every request also writes its replay record. The real worker's rate",
   "limiters are bound but set to 1e9 requests per 60 s. D1 round trips are counted by a",
-  "bench-only entry that wraps `env.DB` around the real app (bench/count-entry.ts); outbound",
+  "bench-only entry that wraps `env.DB` around the real app, audit queue bound (bench/count-entry.ts); outbound",
   "requests are counted at the fake CI issuer. Latest numbers and the machine are below;",
   "`bench/results.json` has every round. `npm run bench -- --quick` is one short round for CI",
   "(it fails only if the bench cannot run, never on its numbers). `node bench/profile.mjs` finds",

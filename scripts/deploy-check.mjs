@@ -28,9 +28,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * The production bundle's gzip budget, in KiB, as wrangler reports the upload. This
- * milestone's target is 64 KiB; the bundle meets 144 KiB today (139.4 KiB with the settings
- * page's forms and their OpenAPI entries, rounded up to the next 8 KiB), and issue 12's
- * bundle work lowers this constant to 64 as it gets there.
+ * milestone's target is 64 KiB; the bundle meets 144 KiB today (139.6 KiB with the settings
+ * page, the OpenAPI document, and explain and suggest — about 13.5 KiB, most of it their
+ * hints and explanations — rounded up to the next 8 KiB), and issue 12's bundle work lowers
+ * this constant to 64 as it gets there.
  */
 export const BUNDLE_BUDGET_GZIP_KIB = 144;
 

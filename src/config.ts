@@ -36,6 +36,10 @@ export interface Env {
   EXCHANGE_OWNER_LIMITER?: RateLimit;
   ADMIN_LIMITER?: RateLimit;
   INTROSPECTION_LIMITER?: RateLimit;
+  EXPLAIN_LIMITER?: RateLimit;
+  /** The audit log's queue (producer); its consumer is this Worker's `queue` handler. */
+  AUDIT_QUEUE?: Queue;
+  AUDIT_RETENTION_DAYS?: string;
 }
 
 export interface Config {
@@ -49,6 +53,8 @@ export interface Config {
   adminToken: string | undefined;
   introspectionToken: string | undefined;
   maxTrustRelationshipsPerProject: number;
+  /** Days an audit event is kept before the hourly sweep deletes it. */
+  auditRetentionDays: number;
 }
 
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
@@ -70,6 +76,7 @@ const EnvSchema = z.object({
   RWX_ISSUER: url.optional(),
   ALLOW_INSECURE_ISSUERS: z.enum(["true", "false", ""]).optional(),
   MAX_TRUST_RELATIONSHIPS_PER_PROJECT: z.coerce.number().int().min(1).max(10_000).default(100),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 });
 
 const parsed = new WeakMap<object, Config>();
@@ -107,6 +114,7 @@ export function configFrom(env: Env): Config {
     adminToken: e.ADMIN_TOKEN,
     introspectionToken: e.INTROSPECTION_TOKEN,
     maxTrustRelationshipsPerProject: e.MAX_TRUST_RELATIONSHIPS_PER_PROJECT,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
   };
   parsed.set(env, config);
   return config;

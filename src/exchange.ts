@@ -7,7 +7,8 @@
  *
  * Only one project's relationships are ever read: the audience's, or the one project
  * naming the job's identity, so another tenant's relationships cannot route a job, change
- * its outcome, or cost it rows.
+ * its outcome, or cost it rows. Its shadow relationships are evaluated with the others and
+ * their verdicts put in the trace; they never change the answer.
  */
 import type { Config } from "./config";
 import {
@@ -21,8 +22,17 @@ import { issuerKeyStore } from "./db/issuer-keys";
 import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
 import type { VerifiedToken } from "./providers/provider";
-import { CLOCK_TOLERANCE_SECONDS, verifyIdToken, type VerifyDeps } from "./providers/verify";
-import { authorize, evaluate, type ExchangeTarget, type Grant } from "./trust/authorize";
+import { replayRecord, verifyIdToken, type VerifyDeps } from "./providers/verify";
+import {
+  authorize,
+  evaluate,
+  shadowVerdicts,
+  traceRelationships,
+  type Candidates,
+  type ExchangeTarget,
+  type Grant,
+  type ShadowVerdict,
+} from "./trust/authorize";
 import { mintJobToken, type Minted } from "./tokens/mint";
 import { requireSigningKeys } from "./tokens/signing-keys";
 
@@ -30,15 +40,31 @@ export interface ExchangeRequest extends ExchangeTarget {
   subjectToken: string;
 }
 
-export interface ExchangeDeps {
+/** What verifying a CI token needs, for the exchange and for explain alike. */
+export interface VerifyEnvironment {
   config: Config;
   db: D1Database;
   keys: KeyCache;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
+  noteProvider: VerifyDeps["noteProvider"];
+}
+
+export interface ExchangeDeps extends VerifyEnvironment {
   /** Counts one verified token against its job owner's budget (`VerifiedToken.owner`); throws `rate_limited`. */
   limitOwner(provider: VerifiedToken["provider"], owner: string): Promise<void>;
-  noteProvider: VerifyDeps["noteProvider"];
+  /** Filled in as the exchange learns it, so that a refusal is recorded (log line, audit log) as fully as a success. */
+  trace?: ExchangeTrace;
+}
+
+/** What the exchange had established when it answered, also after a refusal. */
+export interface ExchangeTrace {
+  /** The subject token, once fully verified (signature, times, audience, claims). */
+  token?: VerifiedToken;
+  /** The one project's relationships read for it (or that several projects name it), once read. */
+  candidates?: Candidates;
+  /** What each shadow relationship of the project would have done; set once the relationships are read. */
+  shadow?: ShadowVerdict[];
 }
 
 export interface ExchangeResult extends Minted {
@@ -46,25 +72,34 @@ export interface ExchangeResult extends Minted {
   grant: Grant;
 }
 
-export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promise<ExchangeResult> {
-  // Fail on configuration before touching anything, so a misconfigured service burns no jti.
-  const signingKeys = await requireSigningKeys(deps.config.signingKeys);
-  const token = await verifyIdToken(req.subjectToken, {
-    config: deps.config,
-    keys: deps.keys,
-    store: issuerKeyStore(deps.db),
-    now: deps.now,
-    waitUntil: deps.waitUntil,
-    noteProvider: deps.noteProvider,
+/**
+ * The verifier's dependencies for an exchange aimed at `audience`. Explain verifies with the
+ * same ones (its project as the audience), so it answers exactly as the exchange would.
+ */
+export function exchangeVerifyDeps(env: VerifyEnvironment, audience: string | undefined): VerifyDeps {
+  return {
+    config: env.config,
+    keys: env.keys,
+    store: issuerKeyStore(env.db),
+    now: env.now,
+    waitUntil: env.waitUntil,
+    noteProvider: env.noteProvider,
     // With an audience, only that project may open a cold fetch, and its refusal is the
     // one its relationships would give a verified token.
     issuerNamed: async (provider, identity) => {
-      if (await relationshipNamesIssuer(deps.db, provider.name, identity, req.audience)) return true;
-      if (req.audience !== undefined) throw new StsError("target_invalid", undefined, "no relationship of this project names this issuer");
+      if (await relationshipNamesIssuer(env.db, provider.name, identity, audience)) return true;
+      if (audience !== undefined) throw new StsError("target_invalid", undefined, "no relationship of this project names this issuer");
       return false;
     },
-  });
-  const replay = token.jti ? { key: `${token.issuer}#${token.jti}`, expiresAt: token.expiresAt + CLOCK_TOLERANCE_SECONDS } : undefined;
+  };
+}
+
+export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promise<ExchangeResult> {
+  // Fail on configuration before touching anything, so a misconfigured service burns no jti.
+  const signingKeys = await requireSigningKeys(deps.config.signingKeys);
+  const token = await verifyIdToken(req.subjectToken, exchangeVerifyDeps(deps, req.audience));
+  if (deps.trace) deps.trace.token = token;
+  const replay = replayRecord(token);
   // The owner's budget counts only verified tokens (forged ones must not spend anyone's
   // budget); its call overlaps the database round trip.
   const [found, admitted] = await Promise.allSettled([
@@ -73,10 +108,16 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   ]);
   if (found.status === "rejected") throw found.reason;
   const candidates = found.value;
+  // Every check of every candidate, once: the verdict below and the shadow record read it.
+  const trace = traceRelationships(token, candidates);
+  if (deps.trace) {
+    deps.trace.candidates = candidates;
+    deps.trace.shadow = shadowVerdicts(trace, req);
+  }
   if (!candidates.firstUse) throw new StsError("token_replayed");
   try {
     if (admitted.status === "rejected") throw admitted.reason;
-    const grant = authorize(token, candidates, req);
+    const grant = authorize(trace, req);
     if (grant.pins) await pin(deps.db, token, grant);
     const minted = await mintJobToken(token, grant, { publicUrl: deps.config.publicUrl, signingKeys, now: deps.now });
     return { ...minted, token, grant };

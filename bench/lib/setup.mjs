@@ -17,6 +17,18 @@ export const PUBLIC_URL = "https://sts.bench";
 export const RATE_LIMIT_OFF = { simple: { limit: 1_000_000_000, period: 60 } };
 const LIMITERS = ["EXCHANGE_IP_LIMITER", "EXCHANGE_OWNER_LIMITER", "ADMIN_LIMITER"];
 
+/**
+ * The audit queue as wrangler.toml declares it (producer binding, queue name, batching), so
+ * the audited variant runs the real producer and consumer with production batching.
+ */
+export function auditQueue(root) {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const producer = /\[\[queues\.producers\]\]\s*binding\s*=\s*"([^"]+)"\s*queue\s*=\s*"([^"]+)"/m.exec(toml);
+  const consumer = /\[\[queues\.consumers\]\][^[]*?max_batch_size\s*=\s*(\d+)[^[]*?max_batch_timeout\s*=\s*(\d+)/m.exec(toml);
+  if (!producer || !consumer) throw new Error("wrangler.toml declares no audit queue producer and consumer");
+  return { binding: producer[1], queue: producer[2], maxBatchSize: Number(consumer[1]), maxBatchTimeout: Number(consumer[2]) };
+}
+
 function compatibility(root) {
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "2026-04-20";
@@ -32,8 +44,9 @@ export async function expectOk(url, body, what) {
 }
 
 /**
- * `extra` adds variants of the real worker (profile.mjs): { name: { script?, limiters? } },
- * `limiters` naming the rate limiter bindings it gets (default: all, never throttling).
+ * `extra` adds variants of the real worker (profile.mjs): { name: { script?, limiters?, queue? } },
+ * `limiters` naming the rate limiter bindings it gets (default: all, never throttling),
+ * `queue: "send-only"` binding the audit queue's producer to a queue nobody consumes.
  * Returns URLs by variant, the X1 body, the X2 token pool, the outbound counter and more.
  */
 export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = {}, withDw = false, inspectorPort }) {
@@ -55,13 +68,21 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
 
   const { compatibilityDate, compatibilityFlags } = compatibility(root);
   const common = { modules: true, compatibilityDate, compatibilityFlags, d1Databases: { DB: "edge-sts-bench" }, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] };
-  const realWorker = (name, scriptPath, limiters = LIMITERS) => ({
+  // X1a and the counting entry send audit events to the real (local) queue; `xa` consumes
+  // it, writing to the same D1 as every other variant. X1 has no queue: auditing is off.
+  const audit = auditQueue(root);
+  const producing = { queueProducers: { [audit.binding]: audit.queue } };
+  const consuming = { queueConsumers: { [audit.queue]: { maxBatchSize: audit.maxBatchSize, maxBatchTimeout: audit.maxBatchTimeout } } };
+  // profile.mjs: a queue nobody consumes (Miniflare drops its messages), to cost the send alone.
+  const sendOnly = { queueProducers: { [audit.binding]: `${audit.queue}-unconsumed` } };
+  const realWorker = (name, scriptPath, limiters = LIMITERS, queue = {}) => ({
     ...common,
     name,
     scriptPath,
     ratelimits: Object.fromEntries(limiters.map((limiter) => [limiter, RATE_LIMIT_OFF])),
     bindings: { ...secrets, PUBLIC_URL, AUDIENCE: PUBLIC_URL },
     outboundService,
+    ...queue,
   });
   const reference = (name) => ({
     ...common,
@@ -74,12 +95,13 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
     inspectorPort,
     workers: [
       realWorker("x", bundle.script),
+      realWorker("xa", bundle.script, LIMITERS, { ...producing, ...consuming }),
       reference("a"),
       reference("c"),
       reference("d"),
       ...(withDw ? [reference("dw")] : []),
-      realWorker("count", scripts.count),
-      ...Object.entries(extra).map(([name, v]) => realWorker(name, v.script ?? bundle.script, v.limiters)),
+      realWorker("count", scripts.count, LIMITERS, producing),
+      ...Object.entries(extra).map(([name, v]) => realWorker(name, v.script ?? bundle.script, v.limiters, v.queue === "send-only" ? sendOnly : {})),
     ],
     // The real worker logs one JSON line per request; drain it (it still pays for writing it).
     handleRuntimeStdio(stdout, err) {
@@ -90,7 +112,7 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
   try {
     await mf.ready;
     const urls = {};
-    const names = [["A", "a"], ["C", "c"], ["D", "d"], ["X1", "x"], ["X2", "x"], ["count", "count"], ...(withDw ? [["Dw", "dw"]] : []), ...Object.keys(extra).map((n) => [n, n])];
+    const names = [["A", "a"], ["C", "c"], ["D", "d"], ["X1", "x"], ["X1a", "xa"], ["X2", "x"], ["count", "count"], ...(withDw ? [["Dw", "dw"]] : []), ...Object.keys(extra).map((n) => [n, n])];
     for (const [variant, worker] of names) urls[variant] = (await mf.unsafeGetDirectURL(worker)).href.replace(/\/$/, "");
 
     log("applying migrations and seeding trust relationships");
@@ -102,11 +124,11 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
     const pool = new TokenPool(issuer.sign, PUBLIC_URL, seed.githubRepo);
     await pool.fill(initialTokens);
 
-    for (const v of ["A", "C", "D", "X1", ...Object.keys(extra)]) await expectOk(urls[v], x1Body, v);
+    for (const v of ["A", "C", "D", "X1", "X1a", ...Object.keys(extra)]) await expectOk(urls[v], x1Body, v);
     await expectOk(urls.X2, pool.take(), "X2");
     if (withDw) await expectOk(urls.Dw, pool.take(), "Dw");
     log(`seeded ${seed.relationships} relationships over ${seed.projects} projects; key cache warm after ${outbound.count} outbound requests`);
-    return { mf, urls, x1Body, pool, outbound, bundle, seed, stderr, scripts, adminToken: secrets.ADMIN_TOKEN, sign: issuer.sign };
+    return { mf, urls, x1Body, pool, outbound, bundle, seed, stderr, scripts, adminToken: secrets.ADMIN_TOKEN, sign: issuer.sign, db, audit };
   } catch (error) {
     await mf.dispose().catch(() => undefined);
     throw error;

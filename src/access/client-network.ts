@@ -1,7 +1,8 @@
 /**
  * The client network a request came from, as rate limits count it: one IPv4 address, or
  * one IPv6 /64. A /64 is what one host or one customer line is given (RFC 6177, RFC 7421's
- * SLAAC boundary): keyed by full IPv6 address, one machine would hold 2^64 budgets.
+ * SLAAC boundary): keyed by full IPv6 address, one machine would hold 2^64 budgets. And,
+ * coarser, as the audit log keeps it (`auditNetwork`).
  *
  * Pure: takes the header values Cloudflare sets, returns a canonical spelling, so every
  * spelling of one network (compressed or not, upper or lower case, zone ID, IPv4-mapped)
@@ -27,13 +28,29 @@ export const UNKNOWN_NETWORK = "unknown";
  * A Class E address with no usable IPv6 header counts as itself.
  */
 export function clientNetwork(connectingIp: string | undefined, connectingIpv6?: string): string {
-  const address = parseAddress(connectingIp);
+  const address = clientAddress(connectingIp, connectingIpv6);
   if (!address) return UNKNOWN_NETWORK;
-  if (address.kind === "v4" && address.octets[0]! >= 240) {
+  return address.kind === "v4" ? address.octets.join(".") : ipv6Prefix(address.groups, 64);
+}
+
+/**
+ * The client network as the audit log keeps it, coarser than a rate-limit key: an IPv4 /24
+ * or an IPv6 /48 (a site's allocation, RFC 6177), so a record kept for months locates a
+ * network, never a host or a customer line.
+ */
+export function auditNetwork(connectingIp: string | undefined, connectingIpv6?: string): string {
+  const address = clientAddress(connectingIp, connectingIpv6);
+  if (!address) return UNKNOWN_NETWORK;
+  return address.kind === "v4" ? `${address.octets.slice(0, 3).join(".")}.0/24` : ipv6Prefix(address.groups, 48);
+}
+
+function clientAddress(connectingIp: string | undefined, connectingIpv6: string | undefined): Address | null {
+  const address = parseAddress(connectingIp);
+  if (address?.kind === "v4" && address.octets[0]! >= 240) {
     const real = parseAddress(connectingIpv6);
-    if (real?.kind === "v6") return ipv6Prefix64(real.groups);
+    if (real?.kind === "v6") return real;
   }
-  return address.kind === "v4" ? address.octets.join(".") : ipv6Prefix64(address.groups);
+  return address;
 }
 
 type Address = { kind: "v4"; octets: number[] } | { kind: "v6"; groups: number[] };
@@ -104,9 +121,9 @@ function parseGroups(text: string, mayEndWithIpv4: boolean): number[] | null {
   return groups;
 }
 
-/** RFC 5952 spelling of the /64 holding the address: `2001:db8:0:1::/64`. */
-function ipv6Prefix64(groups: number[]): string {
-  const prefix = groups.slice(0, 4);
+/** RFC 5952 spelling of the /64 or /48 holding the address: `2001:db8:0:1::/64`, `2001:db8::/48`. */
+function ipv6Prefix(groups: number[], bits: 48 | 64): string {
+  const prefix = groups.slice(0, bits / 16);
   while (prefix.length > 0 && prefix[prefix.length - 1] === 0) prefix.pop();
-  return `${prefix.map((g) => g.toString(16)).join(":")}::/64`;
+  return `${prefix.map((g) => g.toString(16)).join(":")}::/${bits}`;
 }

@@ -15,6 +15,7 @@ import * as stored from "../db/trust-relationships";
 import type { StoredTrustRelationship } from "../db/trust-relationships";
 import { StsError } from "../errors";
 import { PROVIDERS, PROVIDER_NAMES } from "../providers/registry";
+import { RELATIONSHIP_MODES } from "../trust/authorize";
 import { isKnownClaim, MAX_CONDITIONS, MAX_PATTERN_LENGTH } from "../trust/conditions";
 import { safeName, validate } from "../validate";
 import type { Changed } from "./changes";
@@ -25,6 +26,8 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 /** The fields every provider's relationship takes; the provider's schema takes the rest. */
 export const CommonRelationshipFields = z.object({
   provider: z.enum(PROVIDER_NAMES),
+  // `shadow`: evaluated and recorded on every exchange naming the job, never admitting it.
+  mode: z.enum(RELATIONSHIP_MODES).default("enforce"),
   description: z.string().max(500).default(""),
   token_ttl_seconds: z.number().int().min(60).max(43_200).default(DEFAULT_TOKEN_TTL_SECONDS),
   conditions: z
@@ -54,6 +57,7 @@ export const TrustRelationshipResponse = z.discriminatedUnion(
       id: z.string().regex(ID_PATTERN.trl),
       project_id: z.string().regex(ID_PATTERN.prj),
       provider: z.literal(name),
+      mode: z.enum(RELATIONSHIP_MODES),
       ...PROVIDERS[name].relationshipSchema.shape,
       conditions: z.record(z.string(), z.string()),
       description: z.string(),
@@ -89,6 +93,7 @@ export function renderRelationship(r: StoredTrustRelationship) {
     id: r.id,
     project_id: r.projectId,
     provider: r.provider,
+    mode: r.mode,
     ...r.subject,
     conditions: r.conditions,
     description: r.description,
@@ -113,6 +118,7 @@ export async function createTrustRelationship(
       projectId: project.id,
       orgId: project.org_id,
       provider: relationship.provider,
+      mode: relationship.mode,
       identity: PROVIDERS[relationship.provider].relationshipIdentity(relationship.subject),
       subject: relationship.subject,
       conditions: relationship.conditions,

@@ -10,7 +10,7 @@
  * bounded by one project's relationships however many projects name the same repository.
  */
 import type { JobIdentity } from "../providers/provider";
-import type { Candidates, TrustRelationship } from "../trust/authorize";
+import type { Candidates, RelationshipMode, TrustRelationship } from "../trust/authorize";
 import { d1, newId } from "./d1";
 
 interface Row {
@@ -18,6 +18,7 @@ interface Row {
   project_id: string;
   org_id: string;
   provider: string;
+  mode: string;
   subject: string;
   conditions: string;
   description: string;
@@ -30,7 +31,7 @@ export interface StoredTrustRelationship extends TrustRelationship {
 }
 
 const COLUMNS =
-  "t.id, t.project_id, p.org_id, t.provider, t.subject, t.conditions, t.description, t.token_ttl_seconds, t.created_at";
+  "t.id, t.project_id, p.org_id, t.provider, t.mode, t.subject, t.conditions, t.description, t.token_ttl_seconds, t.created_at";
 
 function fromRow(row: Row): StoredTrustRelationship {
   return {
@@ -38,6 +39,8 @@ function fromRow(row: Row): StoredTrustRelationship {
     projectId: row.project_id,
     orgId: row.org_id,
     provider: row.provider,
+    // The column's CHECK constraint allows only these two.
+    mode: row.mode === "shadow" ? "shadow" : "enforce",
     subject: JSON.parse(row.subject),
     conditions: JSON.parse(row.conditions),
     description: row.description,
@@ -50,6 +53,7 @@ export interface NewTrustRelationship {
   projectId: string;
   orgId: string;
   provider: string;
+  mode: RelationshipMode;
   identity: JobIdentity;
   subject: Record<string, unknown>;
   conditions: Record<string, string>;
@@ -74,12 +78,12 @@ export function createTrustRelationship(
     const result = await db
       .prepare(
         `INSERT INTO trust_relationships
-           (id, project_id, provider, lookup_key, issuer_tenant, subject, conditions, description, token_ttl_seconds, created_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+           (id, project_id, provider, mode, lookup_key, issuer_tenant, subject, conditions, description, token_ttl_seconds, created_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          WHERE (SELECT COUNT(*) FROM trust_relationships WHERE project_id = ?) < ?`,
       )
       .bind(
-        id, input.projectId, input.provider, input.identity.lookupKey, input.identity.issuerTenant,
+        id, input.projectId, input.provider, input.mode, input.identity.lookupKey, input.identity.issuerTenant,
         JSON.stringify(input.subject), JSON.stringify(input.conditions), input.description, input.tokenTtlSeconds, now,
         input.projectId, max,
       )
@@ -90,6 +94,7 @@ export function createTrustRelationship(
       projectId: input.projectId,
       orgId: input.orgId,
       provider: input.provider,
+      mode: input.mode,
       subject: input.subject,
       conditions: input.conditions,
       description: input.description,
@@ -130,7 +135,7 @@ export function deleteTrustRelationship(db: D1Database, projectId: string, id: s
       .prepare(
         `DELETE FROM trust_relationships WHERE id = ? AND project_id = ?
          RETURNING id, project_id, (SELECT p.org_id FROM projects p WHERE p.id = trust_relationships.project_id) AS org_id,
-                   provider, subject, conditions, description, token_ttl_seconds, created_at`,
+                   provider, mode, subject, conditions, description, token_ttl_seconds, created_at`,
       )
       .bind(id, projectId)
       .first<Row>();
@@ -178,11 +183,12 @@ export function findCandidatesAndClaim(
 type CandidateRow = { [K in keyof Row]: Row[K] | null } & { route_first?: string | null; route_last?: string | null };
 
 /**
- * The relationships of one project for a job identity: the audience's or, without one, the
- * project naming the identity if it is the only one. That is decided first, from the lowest
- * and highest project ID naming it (two index probes, whatever their number), and only then
- * are that project's relationships read; when several projects name it, the index is
- * searched for a NULL project and nothing is read.
+ * The relationships of one project for a job identity, enforce and shadow: the audience's
+ * or, without one, the project naming the identity if it is the only one. That is decided
+ * first, from the lowest and highest project ID whose *enforce* relationships name it (two
+ * probes of a partial index, whatever their number; shadow relationships never route),
+ * and only then are that project's relationships read; when several projects name it, the
+ * index is searched for a NULL project and nothing is read.
  */
 function selectCandidates(db: D1Database, provider: string, lookupKey: string, audience: string | undefined): D1PreparedStatement {
   if (audience !== undefined) {
@@ -196,8 +202,8 @@ function selectCandidates(db: D1Database, provider: string, lookupKey: string, a
   return db
     .prepare(
       `WITH route AS (
-         SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id ASC LIMIT 1) AS first,
-                (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 ORDER BY project_id DESC LIMIT 1) AS last
+         SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND mode = 'enforce' ORDER BY project_id ASC LIMIT 1) AS first,
+                (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND mode = 'enforce' ORDER BY project_id DESC LIMIT 1) AS last
        )
        SELECT route.first AS route_first, route.last AS route_last, ${COLUMNS}
        FROM route
@@ -239,6 +245,27 @@ export function findTrustRelationshipById(db: D1Database, id: string): Promise<T
       .bind(id)
       .first<Row>();
     return row ? fromRow(row) : null;
+  });
+}
+
+/**
+ * What explain reads, in one round trip: every relationship of the project (whatever the
+ * job it names, enforce and shadow), and whether the token's replay record exists — read,
+ * never written, so explaining a token does not spend it.
+ */
+export function findProjectRelationshipsAndReplay(
+  db: D1Database,
+  projectId: string,
+  replayKey: string | undefined,
+): Promise<{ relationships: StoredTrustRelationship[]; usedBefore: boolean }> {
+  const list = db
+    .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.project_id = ? ORDER BY t.created_at, t.id`)
+    .bind(projectId);
+  return d1(async () => {
+    if (replayKey === undefined) return { relationships: (await list.all<Row>()).results.map(fromRow), usedBefore: false };
+    const used = db.prepare("SELECT 1 AS used FROM used_subject_tokens WHERE token_key = ?").bind(replayKey);
+    const [rows, found] = await db.batch<Row | { used: number }>([list, used]);
+    return { relationships: ((rows?.results ?? []) as Row[]).map(fromRow), usedBefore: (found?.results.length ?? 0) > 0 };
   });
 }
 

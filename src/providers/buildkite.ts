@@ -7,7 +7,7 @@
  * out must not be a way around the pin.
  */
 import * as z from "zod";
-import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
+import { claimValue, newPins, pickClaims, UUID_PATTERN, type IdentityCheck, type Provider } from "./provider";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,99})$/;
 const uuid = z.string().regex(UUID_PATTERN, "must be a lowercase UUID");
@@ -57,12 +57,19 @@ export const buildkite: Provider<BuildkiteSubject> = {
   relationshipIdentity: (s) => ({ lookupKey: `${s.organization_slug}/${s.pipeline_slug}`, issuerTenant: "" }),
   matchRelationship(s, token) {
     const c = token.claims;
-    if (token.identity.lookupKey !== `${s.organization_slug}/${s.pipeline_slug}`) return { match: false, why: "identity" };
-    if (s.organization_uuid !== undefined && c.organization_id !== s.organization_uuid) return { match: false, why: "pinned_id" };
-    if (s.pipeline_uuid !== undefined && c.pipeline_id !== s.pipeline_uuid) return { match: false, why: "pinned_id" };
-    const pins: Record<string, string> = {};
-    if (s.organization_uuid === undefined && typeof c.organization_id === "string") pins.organization_uuid = c.organization_id;
-    if (s.pipeline_uuid === undefined && typeof c.pipeline_id === "string") pins.pipeline_uuid = c.pipeline_id;
-    return Object.keys(pins).length > 0 ? { match: true, pins } : { match: true };
+    // Slugs hold no '/', so both pass exactly when the lookup keys are equal.
+    const checks: IdentityCheck[] = [
+      { check: "identity", field: "organization_slug", claim: "organization_slug", expected: s.organization_slug, actual: c.organization_slug, pass: c.organization_slug === s.organization_slug },
+      { check: "identity", field: "pipeline_slug", claim: "pipeline_slug", expected: s.pipeline_slug, actual: c.pipeline_slug, pass: c.pipeline_slug === s.pipeline_slug },
+    ];
+    // Once pinned, a token without the claim fails too: leaving it out is no way around the pin.
+    if (s.organization_uuid !== undefined) {
+      checks.push({ check: "pinned_id", field: "organization_uuid", claim: "organization_id", expected: s.organization_uuid, actual: claimValue(c, "organization_id"), pass: c.organization_id === s.organization_uuid });
+    }
+    if (s.pipeline_uuid !== undefined) {
+      checks.push({ check: "pinned_id", field: "pipeline_uuid", claim: "pipeline_id", expected: s.pipeline_uuid, actual: claimValue(c, "pipeline_id"), pass: c.pipeline_id === s.pipeline_uuid });
+    }
+    const pins = newPins([["organization_uuid", s.organization_uuid, c.organization_id], ["pipeline_uuid", s.pipeline_uuid, c.pipeline_id]]);
+    return pins ? { checks, pins } : { checks };
   },
 };

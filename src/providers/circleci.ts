@@ -72,6 +72,15 @@ export const circleci: Provider<CircleCiSubject> = {
 
   relationshipSchema: relationship,
   relationshipIdentity: (s) => ({ lookupKey: `${s.organization_uuid}/${s.project_uuid}`, issuerTenant: s.organization_uuid }),
-  matchRelationship: (s, token) =>
-    token.identity.lookupKey === `${s.organization_uuid}/${s.project_uuid}` ? { match: true } : { match: false, why: "identity" },
+  // The organization is the one `identify` established (from `iss`, or the root issuer's
+  // org-id claim); UUIDs hold no '/', so both pass exactly when the lookup keys are equal.
+  matchRelationship(s, token) {
+    const [org, project] = token.identity.lookupKey.split("/");
+    return {
+      checks: [
+        { check: "identity", field: "organization_uuid", claim: token.issuerTenant ? "iss" : ORG_ID, expected: s.organization_uuid, actual: org, pass: org === s.organization_uuid },
+        { check: "identity", field: "project_uuid", claim: PROJECT_ID, expected: s.project_uuid, actual: project, pass: project === s.project_uuid },
+      ],
+    };
+  },
 };

@@ -7,7 +7,7 @@
  * `sub` is never parsed: repositories choose its shape.
  */
 import * as z from "zod";
-import { pickClaims, type Claims, type Provider } from "./provider";
+import { claimValue, newPins, pickClaims, type Claims, type IdentityCheck, type Provider } from "./provider";
 
 // An enterprise slug as relationships may spell it (compared in lower case), and as an
 // issuer URL must spell it: canonical lower case only, so each enterprise has one issuer
@@ -84,20 +84,48 @@ export const github: Provider<GitHubSubject> = {
   }),
   matchRelationship(s, token) {
     const c = token.claims;
-    if (token.identity.lookupKey !== `${s.owner}/${s.repository}`.toLowerCase()) return { match: false, why: "identity" };
+    const checks: IdentityCheck[] = [
+      // The verified `repository` is "owner/name", so this is the lookup key's comparison.
+      {
+        check: "identity",
+        field: "owner/repository",
+        claim: "repository",
+        expected: `${s.owner}/${s.repository}`,
+        actual: c.repository,
+        pass: token.identity.lookupKey === `${s.owner}/${s.repository}`.toLowerCase(),
+      },
+    ];
     // An enterprise issuer is accepted only by a relationship naming that enterprise, and a
     // relationship naming an enterprise accepts only tokens of that enterprise.
-    if (token.issuerTenant && token.issuerTenant !== s.enterprise?.toLowerCase()) return { match: false, why: "enterprise" };
-    if (s.enterprise && String(c.enterprise ?? "").toLowerCase() !== s.enterprise.toLowerCase()) {
-      return { match: false, why: "enterprise" };
+    if (token.issuerTenant) {
+      checks.push({
+        check: "enterprise",
+        field: "enterprise",
+        claim: "iss",
+        expected: s.enterprise ?? null,
+        actual: token.issuerTenant,
+        pass: token.issuerTenant === s.enterprise?.toLowerCase(),
+      });
+    }
+    if (s.enterprise) {
+      checks.push({
+        check: "enterprise",
+        field: "enterprise",
+        claim: "enterprise",
+        expected: s.enterprise,
+        actual: claimValue(c, "enterprise"),
+        pass: String(c.enterprise ?? "").toLowerCase() === s.enterprise.toLowerCase(),
+      });
     }
     const ownerId = String(c.repository_owner_id);
     const repositoryId = String(c.repository_id);
-    if (s.owner_id !== undefined && s.owner_id !== ownerId) return { match: false, why: "pinned_id" };
-    if (s.repository_id !== undefined && s.repository_id !== repositoryId) return { match: false, why: "pinned_id" };
-    const pins: Record<string, string> = {};
-    if (s.owner_id === undefined) pins.owner_id = ownerId;
-    if (s.repository_id === undefined) pins.repository_id = repositoryId;
-    return Object.keys(pins).length > 0 ? { match: true, pins } : { match: true };
+    if (s.owner_id !== undefined) {
+      checks.push({ check: "pinned_id", field: "owner_id", claim: "repository_owner_id", expected: s.owner_id, actual: ownerId, pass: s.owner_id === ownerId });
+    }
+    if (s.repository_id !== undefined) {
+      checks.push({ check: "pinned_id", field: "repository_id", claim: "repository_id", expected: s.repository_id, actual: repositoryId, pass: s.repository_id === repositoryId });
+    }
+    const pins = newPins([["owner_id", s.owner_id, ownerId], ["repository_id", s.repository_id, repositoryId]]);
+    return pins ? { checks, pins } : { checks };
   },
 };

@@ -323,3 +323,9 @@ async function importKeys(jwks: RsaJwk[]): Promise<Map<string, CryptoKey> | null
   }
   return keys.size > 0 ? keys : null;
 }
+
+/**
+ * The isolate's provider keys, shared by every door that verifies a CI token (the
+ * exchange, explain, suggest), so they answer from the same keys and fetch no more often.
+ */
+export const isolateKeyCache = new KeyCache();

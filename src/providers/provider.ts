@@ -38,10 +38,30 @@ export interface VerifiedToken {
   expiresAt: number;
 }
 
-/** The outcome of comparing one relationship's identity fields with a token. */
-export type IdentityMatch =
-  | { match: true; pins?: Record<string, string> }
-  | { match: false; why: "identity" | "pinned_id" | "enterprise" };
+/**
+ * One comparison of a relationship's identity field with the token: `expected` is the
+ * relationship's value, `actual` the token's (null when the token lacks the claim).
+ */
+export interface IdentityCheck {
+  check: "identity" | "enterprise" | "pinned_id";
+  /** The relationship's field. */
+  field: string;
+  /** The token's claim it is compared with. */
+  claim: string;
+  expected: unknown;
+  actual: unknown;
+  pass: boolean;
+}
+
+/**
+ * Every identity check of one relationship against a token, in the order they decide (the
+ * first failing one is the relationship's verdict), and the immutable IDs the token would
+ * pin on it (used only when every check passes).
+ */
+export interface IdentityMatch {
+  checks: IdentityCheck[];
+  pins?: Record<string, string>;
+}
 
 /** A value a provider denies by default unless a condition names it exactly. */
 export interface DefaultDenial {
@@ -95,6 +115,10 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
   relationshipSchema: z.ZodType<S> & { shape: z.core.$ZodShape };
   /** Where a relationship with these fields is found by `identify`'s keys. */
   relationshipIdentity(subject: S): JobIdentity;
+  /**
+   * Compares every identity field of a relationship with a verified token. The identity
+   * checks pass together exactly when the token's lookup key is the relationship's.
+   */
   matchRelationship(subject: S, token: VerifiedToken): IdentityMatch;
 }
 
@@ -106,6 +130,16 @@ export function pickClaims(claims: Claims, names: readonly string[]): Record<str
     if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[name] = value;
   }
   return out;
+}
+
+/** The value of a claim as a trace shows it: JSON as the token carried it, null when absent. */
+export const claimValue = (claims: Claims, name: string): unknown => (Object.hasOwn(claims, name) ? claims[name] : null);
+
+/** Pins of the named IDs that a relationship does not store yet; undefined when there are none. */
+export function newPins(entries: [field: string, stored: unknown, seen: unknown][]): Record<string, string> | undefined {
+  const pins: Record<string, string> = {};
+  for (const [field, stored, seen] of entries) if (stored === undefined && typeof seen === "string") pins[field] = seen;
+  return Object.keys(pins).length > 0 ? pins : undefined;
 }
 
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -31,5 +31,7 @@ export const rwx: Provider<RwxSubject> = {
 
   relationshipSchema: relationship,
   relationshipIdentity: (s) => ({ lookupKey: s.subject, issuerTenant: "" }),
-  matchRelationship: (s, token) => (token.identity.lookupKey === s.subject ? { match: true } : { match: false, why: "identity" }),
+  matchRelationship: (s, token) => ({
+    checks: [{ check: "identity", field: "subject", claim: "sub", expected: s.subject, actual: token.identity.lookupKey, pass: token.identity.lookupKey === s.subject }],
+  }),
 };

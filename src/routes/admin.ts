@@ -18,6 +18,7 @@ import {
   RelationshipBody,
   TrustRelationshipResponse,
 } from "../admin/trust-relationships";
+import { audited } from "./audit";
 import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppEnv } from "./context";
@@ -152,24 +153,21 @@ export const adminOperations = (): Operations => ({
 
 export const adminRoutes = new Hono<AppEnv>()
   .post("/v1/orgs", async (c) => {
-    const { result } = await createOrganization(await adminContext(c), () => readJsonBody(c, NewOrganization));
-    return c.json(result, 201);
+    return c.json(await audited(c, (ctx) => createOrganization(ctx, () => readJsonBody(c, NewOrganization))), 201);
   })
   .get("/v1/orgs/:org_id", async (c) => c.json(await getOrganization(await adminContext(c), c.req.param("org_id"))))
   .post("/v1/orgs/:org_id/projects", async (c) => {
-    const { result } = await createProject(await adminContext(c), c.req.param("org_id"), () => readJsonBody(c, NewProject));
-    return c.json(result, 201);
+    return c.json(await audited(c, (ctx) => createProject(ctx, c.req.param("org_id"), () => readJsonBody(c, NewProject))), 201);
   })
   .get("/v1/orgs/:org_id/projects", async (c) => c.json({ projects: await listProjects(await adminContext(c), c.req.param("org_id")) }))
   .get("/v1/projects/:project_id", async (c) => c.json(await getProject(await adminContext(c), c.req.param("project_id"))))
   .delete("/v1/projects/:project_id", async (c) => {
-    await deleteProject(await adminContext(c), c.req.param("project_id"));
+    await audited(c, (ctx) => deleteProject(ctx, c.req.param("project_id")));
     return c.body(null, 204);
   })
   .post("/v1/projects/:project_id/trust-relationships", async (c) => {
     const read = async () => parseRelationship(await readJsonBody(c, z.unknown()));
-    const { result } = await createTrustRelationship(await adminContext(c), c.req.param("project_id"), read);
-    return c.json(result, 201);
+    return c.json(await audited(c, (ctx) => createTrustRelationship(ctx, c.req.param("project_id"), read)), 201);
   })
   .get("/v1/projects/:project_id/trust-relationships", async (c) =>
     c.json({ trust_relationships: await listTrustRelationships(await adminContext(c), c.req.param("project_id")) }),
@@ -178,6 +176,6 @@ export const adminRoutes = new Hono<AppEnv>()
     c.json(await getTrustRelationship(await adminContext(c), c.req.param("project_id"), c.req.param("id"))),
   )
   .delete("/v1/projects/:project_id/trust-relationships/:id", async (c) => {
-    await deleteTrustRelationship(await adminContext(c), c.req.param("project_id"), c.req.param("id"));
+    await audited(c, (ctx) => deleteTrustRelationship(ctx, c.req.param("project_id"), c.req.param("id")));
     return c.body(null, 204);
   });

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { Principal } from "../access/principal";
 import type { AdminContext } from "../admin/context";
 import type { Config, Env } from "../config";
+import type { ShadowRecord } from "../trust/authorize";
 
 /** What routes add to the request's log line; route, status and outcome are derived at the end. */
 export interface LogFields {
@@ -17,6 +18,8 @@ export interface LogFields {
   project_id?: string;
   org_id?: string;
   principal?: string;
+  /** `POST /token`: what the project's shadow relationships would have done (absent when it has none). */
+  shadow?: ShadowRecord[];
 }
 
 export type AppEnv = {

@@ -17,6 +17,7 @@ import {
   type OwnerRef,
 } from "../admin/static-tokens";
 import { MembershipView, NewMember, NewUser, UserView, addMember, createUser, getUser, listMembers, removeMember } from "../admin/users";
+import { audited } from "./audit";
 import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppContext, AppEnv } from "./context";
@@ -28,13 +29,12 @@ const userTokens = (c: AppContext): OwnerRef => ({ kind: "user", userId: c.req.p
 
 /** The three owners' tokens are one set of verbs. */
 const issueToken = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext) => {
-  const { result } = await createStaticToken(await adminContext(c), owner(c), () => readJsonBody(c, NewStaticToken));
-  return c.json(result, 201);
+  return c.json(await audited(c, (ctx) => createStaticToken(ctx, owner(c), () => readJsonBody(c, NewStaticToken))), 201);
 };
 const listTokens = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext) =>
   c.json({ tokens: await listStaticTokens(await adminContext(c), owner(c)) });
 const revokeToken = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext) => {
-  await deleteStaticToken(await adminContext(c), owner(c), c.req.param("token_id")!);
+  await audited(c, (ctx) => deleteStaticToken(ctx, owner(c), c.req.param("token_id")!));
   return c.body(null, 204);
 };
 
@@ -131,17 +131,15 @@ export const credentialOperations = (): Operations => ({
 export const credentialRoutes = new Hono<AppEnv>()
   // Users and memberships
   .post("/v1/users", async (c) => {
-    const { result } = await createUser(await adminContext(c), () => readJsonBody(c, NewUser));
-    return c.json(result, 201);
+    return c.json(await audited(c, (ctx) => createUser(ctx, () => readJsonBody(c, NewUser))), 201);
   })
   .get("/v1/users/:user_id", async (c) => c.json(await getUser(await adminContext(c), c.req.param("user_id"))))
   .post("/v1/orgs/:org_id/members", async (c) => {
-    const { result } = await addMember(await adminContext(c), c.req.param("org_id"), () => readJsonBody(c, NewMember));
-    return c.json(result, 201);
+    return c.json(await audited(c, (ctx) => addMember(ctx, c.req.param("org_id"), () => readJsonBody(c, NewMember))), 201);
   })
   .get("/v1/orgs/:org_id/members", async (c) => c.json({ members: await listMembers(await adminContext(c), c.req.param("org_id")) }))
   .delete("/v1/orgs/:org_id/members/:user_id", async (c) => {
-    await removeMember(await adminContext(c), c.req.param("org_id"), c.req.param("user_id"));
+    await audited(c, (ctx) => removeMember(ctx, c.req.param("org_id"), c.req.param("user_id")));
     return c.body(null, 204);
   })
   // Static tokens: organization, project, user
@@ -156,6 +154,5 @@ export const credentialRoutes = new Hono<AppEnv>()
   .delete("/v1/users/:user_id/tokens/:token_id", revokeToken(userTokens))
   // Pull tokens: signed, short-lived, never stored or listed
   .post("/v1/projects/:project_id/pull-tokens", async (c) => {
-    const { result } = await createPullToken(await adminContext(c), c.req.param("project_id"), () => readJsonBody(c, NewPullToken));
-    return c.json(result, 201);
+    return c.json(await audited(c, (ctx) => createPullToken(ctx, c.req.param("project_id"), () => readJsonBody(c, NewPullToken))), 201);
   });

@@ -15,9 +15,13 @@ import { IssuedStaticToken, StaticTokenView } from "../admin/static-tokens";
 import { RelationshipBody, TrustRelationshipResponse } from "../admin/trust-relationships";
 import { MembershipView, UserView } from "../admin/users";
 import { Jwks } from "../tokens/signing-keys";
+import { Explanation } from "../trust/explain";
+import { Suggestion } from "../trust/suggest";
 import { settingsOperations } from "../ui/settings";
 import { adminOperations } from "./admin";
+import { auditOperations } from "./audit";
 import { credentialOperations } from "./credentials";
+import { explainOperations } from "./explain";
 import { openApiDocument, type Operations } from "./document";
 import { introspectionOperations } from "./introspection";
 import { tokenOperations } from "./token";
@@ -48,6 +52,8 @@ export const OPERATIONS: Operations = {
   ...openApiOperations,
   ...adminOperations(),
   ...credentialOperations(),
+  ...auditOperations(),
+  ...explainOperations(),
   ...settingsOperations(),
 };
 
@@ -63,6 +69,8 @@ const NAMED = {
   IssuedStaticToken,
   IssuedPullToken,
   Jwks,
+  Explanation,
+  Suggestion,
 };
 
 /** The document as these operations make it now. */

@@ -1,10 +1,12 @@
-/** `POST /token` — the RFC 8693 token exchange over HTTP: parse, limit, exchange, render. */
+/** `POST /token` — the RFC 8693 token exchange over HTTP: parse, limit, exchange, audit, render. */
 import { Hono } from "hono";
 import * as z from "zod";
 import { StsError } from "../errors";
-import { exchange } from "../exchange";
-import { KeyCache } from "../providers/key-cache";
+import { exchange, type ExchangeResult } from "../exchange";
+import { isolateKeyCache } from "../providers/key-cache";
+import { shadowRecord } from "../trust/authorize";
 import { ID_PATTERN } from "../db/d1";
+import { auditExchange } from "./audit";
 import { readOAuthBody } from "./body";
 import { nowSeconds, waitUntilOf, type AppEnv } from "./context";
 import { type Operations } from "./document";
@@ -61,9 +63,6 @@ export const tokenOperations = (): Operations => ({
   },
 });
 
-/** Provider signing keys live for the isolate's lifetime. */
-const keyCache = new KeyCache();
-
 export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   const log = c.get("log");
   // The per-network limit overlaps reading the body; when both fail, the limit is the answer.
@@ -88,20 +87,34 @@ export const tokenRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   if (body.audience !== undefined && !ID_PATTERN.prj.test(body.audience)) throw new StsError("target_invalid");
   const scope = body.scope?.split(" ").filter((s) => s.length > 0);
 
-  const result = await exchange(
-    { subjectToken: body.subject_token!, audience: body.audience, scope: scope && scope.length > 0 ? scope : undefined },
-    {
-      config: c.get("config"),
-      db: c.env.DB,
-      keys: keyCache,
-      now: nowSeconds(),
-      waitUntil: waitUntilOf(c),
-      // Per job owner (GitHub owner ID, CircleCI org, Buildkite org, RWX subject): one
-      // tenant's replays or bursts spend its own budget, never another's on the same CI.
-      limitOwner: (provider, owner) => enforceLimit(c.env.EXCHANGE_OWNER_LIMITER, `owner:${provider}:${owner}`),
-      noteProvider: (name) => (log.provider = name),
-    },
-  );
+  // Every exchange of a verified token is audited, minted or refused, off the response path.
+  const audit = auditExchange(c, body.audience);
+  let result: ExchangeResult;
+  try {
+    result = await exchange(
+      { subjectToken: body.subject_token!, audience: body.audience, scope: scope && scope.length > 0 ? scope : undefined },
+      {
+        config: c.get("config"),
+        db: c.env.DB,
+        keys: isolateKeyCache,
+        now: nowSeconds(),
+        waitUntil: waitUntilOf(c),
+        // Per job owner (GitHub owner ID, CircleCI org, Buildkite org, RWX subject): one
+        // tenant's replays or bursts spend its own budget, never another's on the same CI.
+        limitOwner: (provider, owner) => enforceLimit(c.env.EXCHANGE_OWNER_LIMITER, `owner:${provider}:${owner}`),
+        noteProvider: (name) => (log.provider = name),
+        trace: audit.trace,
+      },
+    );
+  } catch (error) {
+    audit.record({ refused: error });
+    throw error;
+  } finally {
+    // Recorded whatever the answer: a shadow relationship is watched on refusals too.
+    const shadow = audit.trace.shadow;
+    if (shadow && shadow.length > 0) log.shadow = shadow.map(shadowRecord);
+  }
+  audit.record({ minted: result });
   log.project_id = result.grant.relationship.projectId;
   log.org_id = result.grant.relationship.orgId;
   const minted: z.infer<typeof TokenResponse> = {

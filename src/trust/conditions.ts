@@ -51,11 +51,16 @@ export function claimStrings(value: unknown): string[] {
   return [];
 }
 
-/** The first condition (by claim name) that the claims fail, or undefined when all hold. */
+/** Does the claim named `claim` hold under `pattern`? An absent claim holds under nothing. */
+export function conditionHolds(pattern: string, claim: string, claims: Record<string, unknown>): boolean {
+  const values = Object.hasOwn(claims, claim) ? claimStrings(claims[claim]) : [];
+  return values.some((value) => matchesPattern(pattern, value));
+}
+
+/** The first condition (in the relationship's order) that the claims fail, or undefined when all hold. */
 export function failedCondition(conditions: Record<string, string>, claims: Record<string, unknown>): string | undefined {
   for (const [claim, pattern] of Object.entries(conditions)) {
-    const values = Object.hasOwn(claims, claim) ? claimStrings(claims[claim]) : [];
-    if (!values.some((value) => matchesPattern(pattern, value))) return claim;
+    if (!conditionHolds(pattern, claim, claims)) return claim;
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import type { JSX } from "hono/jsx/jsx-runtime";
 import type { Changed } from "../admin/changes";
 import type { AdminContext } from "../admin/context";
 import { StsError } from "../errors";
+import { performAudited } from "../routes/audit";
 import { adminContextFor, type AppContext } from "../routes/context";
 import { readForm } from "./security";
 import { requireSessionCsrf, type UiSession } from "./session";
@@ -74,11 +75,10 @@ export function noticeOf(c: AppContext): string | undefined {
 
 /**
  * Runs a mutating admin verb as the session's principal and returns its result: the one
- * place the page performs a change, as `routes/` do through their own door.
+ * place the page performs a change, recorded in the audit log as the admin API's are.
  */
-export async function perform<T>(c: AppContext, session: UiSession, verb: (ctx: AdminContext) => Promise<Changed<T>>): Promise<T> {
-  const { result } = await verb(adminContextFor(c, session.principal));
-  return result;
+export function perform<T>(c: AppContext, session: UiSession, verb: (ctx: AdminContext) => Promise<Changed<T>>): Promise<T> {
+  return performAudited(c, adminContextFor(c, session.principal), verb);
 }
 
 type Handler<A extends unknown[]> = (c: AppContext, session: UiSession, ...rest: A) => Response | Promise<Response>;

@@ -2,7 +2,8 @@
  * Data migrations keep what was stored working as before: CircleCI relationships created
  * before `accept_default_audience` existed keep admitting the default audience (0002), and
  * relationships created before `issuer_tenant` existed still open their per-tenant issuer's
- * first key fetch (0003). Rows are written as the older schema's code wrote them, then the
+ * first key fetch (0003), and relationships created before `mode` existed keep admitting
+ * tokens as enforce-mode relationships (0004). Rows are written as the older schema's code wrote them, then the
  * migrations' data statements run over them, as `wrangler d1 migrations apply` would.
  */
 import { env } from "cloudflare:workers";
@@ -62,5 +63,15 @@ describe("migrations keep existing relationships working", () => {
     expect(early.status).toBe(400);
     await migrate("0003_index_trust_relationships_by_project.sql");
     await expectExchanged(await signToken(issuer, { ...claims, jti: uuid() }), { audience: projectId });
+  });
+
+  it("0004: a relationship stored before mode existed is an enforce relationship: listed as such, admitting and routing as before", async () => {
+    const claims = githubClaims();
+    const [owner, repository] = String(claims.repository).split("/") as [string, string];
+    const { projectId } = await createProject();
+    const id = await legacyRow(projectId, "github", `${owner}/${repository}`.toLowerCase(), { owner, repository });
+    expect(await listedRelationship(projectId, id)).toMatchObject({ mode: "enforce" });
+    await expectExchanged(await signToken(ISSUERS.github, { ...claims, jti: uuid() }));
+    await expectExchanged(await signToken(ISSUERS.github, { ...claims, jti: uuid() }), { audience: projectId });
   });
 });

@@ -151,13 +151,14 @@ describe("foreign relationships cost an exchange with audience nothing", () => {
     const plans = await Promise.all(
       [
         "SELECT t.id FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = 'github' AND t.lookup_key = 'a/b' AND t.project_id = 'prj_x'",
-        "SELECT project_id FROM trust_relationships WHERE provider = 'github' AND lookup_key = 'a/b' ORDER BY project_id DESC LIMIT 1",
+        "SELECT project_id FROM trust_relationships WHERE provider = 'github' AND lookup_key = 'a/b' AND mode = 'enforce' ORDER BY project_id DESC LIMIT 1",
         "SELECT 1 FROM trust_relationships WHERE provider = 'github' AND lookup_key = 'a/b' AND issuer_tenant = 'e' LIMIT 1",
         "SELECT 1 FROM trust_relationships WHERE provider = 'github' AND lookup_key = 'a/b' AND issuer_tenant = 'e' AND project_id = 'prj_x' LIMIT 1",
       ].map(async (sql) => (await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).all<{ detail: string }>()).results.map((r) => r.detail).join("; ")),
     );
     expect(plans[0]).toMatch(/SEARCH t USING (COVERING )?INDEX trust_by_lookup_project \(provider=\? AND lookup_key=\? AND project_id=\?\)/);
-    expect(plans[1]).toMatch(/SEARCH trust_relationships USING (COVERING )?INDEX trust_by_lookup_project \(provider=\? AND lookup_key=\?\)/);
+    // Routing reads only enforce-mode relationships, from the partial index that holds nothing else.
+    expect(plans[1]).toMatch(/SEARCH trust_relationships USING (COVERING )?INDEX trust_routing_enforced \(provider=\? AND lookup_key=\?\)/);
     expect(plans[1]).not.toMatch(/TEMP B-TREE/);
     expect(plans[2]).toMatch(/INDEX trust_by_lookup_tenant \(provider=\? AND lookup_key=\? AND issuer_tenant=\?\)/);
     expect(plans[3]).toMatch(/INDEX trust_by_lookup_project \(provider=\? AND lookup_key=\? AND project_id=\? AND issuer_tenant=\?\)/);

@@ -160,7 +160,12 @@ describe("Buildkite and RWX identity", () => {
   it("refuses a Buildkite token without the IDs once UUIDs are stored", () => {
     const token = verified("buildkite", { sub: "s", organization_slug: "acme", pipeline_slug: "app" });
     const stored = { organization_slug: "acme", pipeline_slug: "app", organization_uuid: ORG, pipeline_uuid: PROJECT };
-    expect(PROVIDERS.buildkite.matchRelationship(stored, token)).toEqual({ match: false, why: "pinned_id" });
+    expect(PROVIDERS.buildkite.matchRelationship(stored, token).checks).toEqual([
+      { check: "identity", field: "organization_slug", claim: "organization_slug", expected: "acme", actual: "acme", pass: true },
+      { check: "identity", field: "pipeline_slug", claim: "pipeline_slug", expected: "app", actual: "app", pass: true },
+      { check: "pinned_id", field: "organization_uuid", claim: "organization_id", expected: ORG, actual: null, pass: false },
+      { check: "pinned_id", field: "pipeline_uuid", claim: "pipeline_id", expected: PROJECT, actual: null, pass: false },
+    ]);
   });
 
   it("budgets Buildkite by the organization slug, with or without organization_id", () => {
@@ -177,8 +182,9 @@ describe("Buildkite and RWX identity", () => {
 
   it("compares the RWX subject exactly", () => {
     const token = verified("rwx", { sub: "mint:org:vault" });
-    expect(PROVIDERS.rwx.matchRelationship({ subject: "mint:org:vault" }, token)).toEqual({ match: true });
-    expect(PROVIDERS.rwx.matchRelationship({ subject: "MINT:org:vault" }, token)).toEqual({ match: false, why: "identity" });
+    const passes = (subject: string) => PROVIDERS.rwx.matchRelationship({ subject }, token).checks.every((c) => c.pass);
+    expect(passes("mint:org:vault")).toBe(true);
+    expect(passes("MINT:org:vault")).toBe(false);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * No 500 for any input, and nothing stored changes on a refusal (issue 4 §3).
  *
- * Property-based: fast-check throws generated junk at /token, /introspect, /revoke and
- * every route the app registers under /v1 — random bodies, content types and encodings,
+ * Property-based: fast-check throws generated junk at /token, /introspect, /revoke, explain
+ * and suggest, and every route the app registers under /v1 — random bodies, content types and encodings,
  * huge and deeply nested JSON, JWT-shaped strings, mutated valid tokens and credentials —
  * and after every request checks: a 4xx with an error code from a fixed set (or, where
  * the RFCs say so, 200 `{"active":false}` / 200 for revocation), the RFC 6749 error shape,
@@ -63,7 +63,7 @@ let baseline: Record<string, string>;
 beforeAll(async () => {
   const issuerEnv = isolatedIssuers("fuzz");
   // No rate limiting here: a 429 would hide what the route itself does with the junk.
-  const api = client({ ...issuerEnv, EXCHANGE_IP_LIMITER: undefined, EXCHANGE_OWNER_LIMITER: undefined, ADMIN_LIMITER: undefined });
+  const api = client({ ...issuerEnv, EXCHANGE_IP_LIMITER: undefined, EXCHANGE_OWNER_LIMITER: undefined, ADMIN_LIMITER: undefined, EXPLAIN_LIMITER: undefined });
   const jobs = await Promise.all(PROVIDERS.map((p) => seedJob(api, p, issuerEnv)));
   const idTokens: string[] = [];
   let minted = "";
@@ -463,7 +463,7 @@ async function check(label: string, response: Response | null, expectation: Expe
 }
 
 const routeExists = (method: string, path: string) => app.routes.some((r) => r.method === method && r.path === path);
-const RUNS = { token: 800, subjectToken: 600, introspect: 200, revoke: 200, admin: 1000 };
+const RUNS = { token: 800, subjectToken: 600, introspect: 200, revoke: 200, admin: 1000, inspect: 300 };
 const fcOptions = (numRuns: number, seed?: number) => ({ numRuns, endOnFailure: true, verbose: 1 as const, ...(seed === undefined ? {} : { seed }) });
 /**
  * Seeds that once found a request the generator took for junk although it was valid; each is
@@ -570,6 +570,30 @@ describe("fuzz", () => {
       fcOptions(RUNS.revoke),
     );
   }, 60_000);
+
+  it("explains and suggests from junk subject tokens without a 5xx, and never stores anything", async () => {
+    const token = fc.oneof({ weight: 3, arbitrary: mutated(() => seed.idTokens, seed.issuers) }, { weight: 2, arbitrary: jwtShaped(seed.issuers) }, junkString);
+    const arb = fc.record({ token, route: fc.constantFrom("explain", "trust-relationships/suggest") });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ token, route }) => {
+        const path = `/v1/projects/${seed.ids.project}/${route}`;
+        const init = { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ subject_token: token }) };
+        const response = await send(path, init);
+        if (response === null) return;
+        // Explain answers 200 for any token (its verdict is in the body); suggest refuses what
+        // does not verify, like the exchange, 503 included for a kid the cached keys lack.
+        const explaining = route === "explain";
+        if (explaining && token.length > 0) expect(response.status, (await response.clone().text()).slice(0, 300)).toBe(200);
+        await check(
+          `POST ${path} subject_token=${token.slice(0, 200)}`,
+          response,
+          { errors: ADMIN_ERRORS, ok: (r) => r.status === 200, mayBeUnavailable: !explaining },
+          [token, env.ADMIN_TOKEN],
+        );
+      }),
+      fcOptions(RUNS.inspect),
+    );
+  }, 120_000);
 
   /** The bearer credential as the server reads the header: HTTP strips surrounding whitespace, the scheme is case-insensitive. */
   const presented = (auth: string | undefined) => auth?.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "").match(/^Bearer ([\x21-\x7e]{1,8192})$/i)?.[1];

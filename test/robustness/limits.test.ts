@@ -215,7 +215,7 @@ describe("rate limits on /token", () => {
 
   it("declares every limiter in wrangler.toml with a limit and a period", () => {
     const limits = configuredLimits(wranglerToml);
-    expect([...limits.keys()].sort()).toEqual(["ADMIN_LIMITER", "EXCHANGE_IP_LIMITER", "EXCHANGE_OWNER_LIMITER", "INTROSPECTION_LIMITER"]);
+    expect([...limits.keys()].sort()).toEqual(["ADMIN_LIMITER", "EXCHANGE_IP_LIMITER", "EXCHANGE_OWNER_LIMITER", "EXPLAIN_LIMITER", "INTROSPECTION_LIMITER"]);
     for (const { period } of limits.values()) expect([10, 60]).toContain(period);
   });
 });

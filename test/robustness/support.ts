@@ -188,8 +188,12 @@ export function faultyDb(db: D1Database, fails: (sql: string) => boolean): D1Dat
   } as unknown as D1Database;
 }
 
-/** Tables whose content is state a request can change; `issuer_keys` is a cache of public keys. */
-const CACHE_TABLES = new Set(["issuer_keys", "d1_migrations"]);
+/**
+ * Tables whose content is state a request can change; `issuer_keys` is a cache of public keys,
+ * and `audit_events` the record of what happened (a refusal is recorded there by design, by
+ * the queue consumer after the response).
+ */
+const CACHE_TABLES = new Set(["issuer_keys", "d1_migrations", "audit_events"]);
 
 /**
  * Every stored row of every state table, as one comparable string per table. `ignore`

@@ -6,7 +6,17 @@ import { describe, expect, it } from "vitest";
 import { StsError, type Reason } from "../../src/errors";
 import type { VerifiedToken } from "../../src/providers/provider";
 import { PROVIDERS } from "../../src/providers/registry";
-import { authorize, evaluate, narrowScopes, type Candidates, type TrustRelationship } from "../../src/trust/authorize";
+import {
+  authorize,
+  evaluate,
+  narrowScopes,
+  shadowRecord,
+  shadowVerdicts,
+  traceRelationships,
+  type Candidates,
+  type ExchangeTarget,
+  type TrustRelationship,
+} from "../../src/trust/authorize";
 
 const ORG_UUID = "6f1f7a2e-0d3b-4c55-9a61-1b2c3d4e5f60";
 const PROJECT_UUID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -67,6 +77,7 @@ function relationship(provider: string, subject: Record<string, unknown>, extra:
     projectId: "prj_000000000000000000000001",
     orgId: "org_000000000000000000000001",
     provider,
+    mode: "enforce",
     subject,
     conditions: {},
     tokenTtlSeconds: 3600,
@@ -85,6 +96,9 @@ const one = (relationships: TrustRelationship[], ambiguous = false): Candidates 
 
 const cci = (subject: Record<string, unknown> = {}, rel: Partial<TrustRelationship> = {}) =>
   relationship("circleci", { organization_uuid: ORG_UUID, project_uuid: PROJECT_UUID, accept_default_audience: false, ...subject }, rel);
+
+/** The exchange's decision: trace every candidate, then read the verdict. */
+const decide = (verified: VerifiedToken, candidates: Candidates, target: ExchangeTarget) => authorize(traceRelationships(verified, candidates), target);
 
 function reasonOf(run: () => unknown): Reason | "none" {
   try {
@@ -130,9 +144,9 @@ describe("authorize: which relationship admits the token", () => {
   for (const [name, verified, relationships, outcome] of table) {
     it(`${outcome === "admitted" ? "admits" : `refuses (${outcome})`}: ${name}`, () => {
       if (outcome === "admitted") {
-        expect(authorize(verified, one(relationships), noTarget).relationship.id).toBe(relationships[0]!.id);
+        expect(decide(verified, one(relationships), noTarget).relationship.id).toBe(relationships[0]!.id);
       } else {
-        expect(reasonOf(() => authorize(verified, one(relationships), noTarget))).toBe(outcome);
+        expect(reasonOf(() => decide(verified, one(relationships), noTarget))).toBe(outcome);
       }
     });
   }
@@ -140,23 +154,23 @@ describe("authorize: which relationship admits the token", () => {
 
 describe("authorize: pins", () => {
   it("returns the GitHub IDs to pin when the relationship has none", () => {
-    expect(authorize(github(), one([repo()]), noTarget).pins).toEqual({ owner_id: "200", repository_id: "100" });
+    expect(decide(github(), one([repo()]), noTarget).pins).toEqual({ owner_id: "200", repository_id: "100" });
   });
 
   it("returns only the missing ID", () => {
-    expect(authorize(github(), one([repo({ owner_id: "200" })]), noTarget).pins).toEqual({ repository_id: "100" });
+    expect(decide(github(), one([repo({ owner_id: "200" })]), noTarget).pins).toEqual({ repository_id: "100" });
   });
 
   it("returns nothing to pin when both IDs are stored", () => {
-    expect(authorize(github(), one([repo({ owner_id: "200", repository_id: "100" })]), noTarget).pins).toBeUndefined();
+    expect(decide(github(), one([repo({ owner_id: "200", repository_id: "100" })]), noTarget).pins).toBeUndefined();
   });
 
   it("returns Buildkite UUIDs to pin only when the token carries them", () => {
     const claims = { sub: "s", organization_slug: "acme", pipeline_slug: "app" };
     const rel = relationship("buildkite", { organization_slug: "acme", pipeline_slug: "app" });
-    expect(authorize(token("buildkite", claims), one([rel]), noTarget).pins).toBeUndefined();
+    expect(decide(token("buildkite", claims), one([rel]), noTarget).pins).toBeUndefined();
     const ids = { organization_id: ORG_UUID, pipeline_id: PROJECT_UUID };
-    expect(authorize(token("buildkite", { ...claims, ...ids }), one([rel]), noTarget).pins).toEqual({
+    expect(decide(token("buildkite", { ...claims, ...ids }), one([rel]), noTarget).pins).toEqual({
       organization_uuid: ORG_UUID,
       pipeline_uuid: PROJECT_UUID,
     });
@@ -168,53 +182,53 @@ describe("authorize: project selection", () => {
   const second = "prj_000000000000000000000bbb";
 
   it("picks the one project naming the job without audience", () => {
-    expect(authorize(github(), one([repo({}, { projectId: first })]), noTarget).relationship.projectId).toBe(first);
+    expect(decide(github(), one([repo({}, { projectId: first })]), noTarget).relationship.projectId).toBe(first);
   });
 
   it("is ambiguous without audience when several projects name the job, even if only one would admit it", () => {
     const owner = repo({}, { projectId: first, conditions: { ref: "refs/heads/main" } });
-    expect(reasonOf(() => authorize(github({ ref: "refs/pull/1/merge" }), one([owner], true), noTarget))).toBe("target_ambiguous");
-    expect(reasonOf(() => authorize(github(), one([owner], true), noTarget))).toBe("target_ambiguous");
+    expect(reasonOf(() => decide(github({ ref: "refs/pull/1/merge" }), one([owner], true), noTarget))).toBe("target_ambiguous");
+    expect(reasonOf(() => decide(github(), one([owner], true), noTarget))).toBe("target_ambiguous");
   });
 
   it("ignores ambiguity when audience names the project", () => {
-    expect(authorize(github(), one([repo({}, { projectId: first })], true), { audience: first, scope: undefined }).relationship.projectId).toBe(first);
+    expect(decide(github(), one([repo({}, { projectId: first })], true), { audience: first, scope: undefined }).relationship.projectId).toBe(first);
   });
 
   it("refuses without audience when the one project naming the job does not admit it", () => {
     const rels = [repo({}, { projectId: first, conditions: { ref: "refs/tags/*" } })];
-    expect(reasonOf(() => authorize(github(), one(rels), noTarget))).toBe("no_trust_relationship");
+    expect(reasonOf(() => decide(github(), one(rels), noTarget))).toBe("no_trust_relationship");
   });
 
   it("refuses an audience naming a project whose relationships do not admit", () => {
     const rels = [repo({}, { projectId: second, conditions: { ref: "refs/tags/*" } })];
-    expect(reasonOf(() => authorize(github(), one(rels), { audience: second, scope: undefined }))).toBe("target_invalid");
+    expect(reasonOf(() => decide(github(), one(rels), { audience: second, scope: undefined }))).toBe("target_invalid");
   });
 
   it("refuses an audience naming a project with no relationship for the job", () => {
-    expect(reasonOf(() => authorize(github(), one([]), { audience: second, scope: undefined }))).toBe("target_invalid");
+    expect(reasonOf(() => decide(github(), one([]), { audience: second, scope: undefined }))).toBe("target_invalid");
   });
 
   it("never admits through a relationship of a project other than the audience", () => {
-    expect(reasonOf(() => authorize(github(), one([repo({}, { projectId: first })]), { audience: second, scope: undefined }))).toBe("target_invalid");
+    expect(reasonOf(() => decide(github(), one([repo({}, { projectId: first })]), { audience: second, scope: undefined }))).toBe("target_invalid");
   });
 
   it("picks the oldest of several admitting relationships of one project", () => {
     const older = repo({}, { projectId: first, createdAt: 10 });
     const newer = repo({}, { projectId: first, createdAt: 20 });
-    expect(authorize(github(), one([newer, older]), noTarget).relationship.id).toBe(older.id);
-    expect(authorize(github(), one([older, newer]), noTarget).relationship.id).toBe(older.id);
+    expect(decide(github(), one([newer, older]), noTarget).relationship.id).toBe(older.id);
+    expect(decide(github(), one([older, newer]), noTarget).relationship.id).toBe(older.id);
   });
 
   it("breaks a creation-time tie by ID, whatever the candidate order", () => {
     const a = repo({}, { projectId: first, createdAt: 10, id: "trl_00000000000000000000000a" });
     const b = repo({}, { projectId: first, createdAt: 10, id: "trl_00000000000000000000000b" });
-    expect(authorize(github(), one([b, a]), noTarget).relationship.id).toBe(a.id);
-    expect(authorize(github(), one([a, b]), noTarget).relationship.id).toBe(a.id);
+    expect(decide(github(), one([b, a]), noTarget).relationship.id).toBe(a.id);
+    expect(decide(github(), one([a, b]), noTarget).relationship.id).toBe(a.id);
   });
 
   it("grants the relationship's ttl through the chosen relationship", () => {
-    expect(authorize(github(), one([repo({}, { tokenTtlSeconds: 900 })]), noTarget).relationship.tokenTtlSeconds).toBe(900);
+    expect(decide(github(), one([repo({}, { tokenTtlSeconds: 900 })]), noTarget).relationship.tokenTtlSeconds).toBe(900);
   });
 });
 
@@ -241,8 +255,8 @@ describe("evaluate: each relationship names the check that refused the token", (
   }
 
   it("refuses the default audience with the same reason as any other non-admitting relationship", () => {
-    expect(reasonOf(() => authorize(circleci({}, true), one([cci()]), noTarget))).toBe("no_trust_relationship");
-    expect(authorize(circleci({}, true), one([cci({ accept_default_audience: true })]), noTarget).relationship.provider).toBe("circleci");
+    expect(reasonOf(() => decide(circleci({}, true), one([cci()]), noTarget))).toBe("no_trust_relationship");
+    expect(decide(circleci({}, true), one([cci({ accept_default_audience: true })]), noTarget).relationship.provider).toBe("circleci");
   });
 });
 
@@ -255,5 +269,72 @@ describe("narrowScopes", () => {
   it("refuses a scope that is not granted", () => expect(reasonOf(() => narrowScopes(granted, ["builds", "api"]))).toBe("scope_invalid"));
   it("refuses a scope that does not exist", () => expect(reasonOf(() => narrowScopes(granted, ["registry:*"]))).toBe("scope_invalid"));
   it("applies through authorize", () =>
-    expect(authorize(github(), one([repo()]), { audience: undefined, scope: ["registry:pull"] }).scopes).toEqual(["registry:pull"]));
+    expect(decide(github(), one([repo()]), { audience: undefined, scope: ["registry:pull"] }).scopes).toEqual(["registry:pull"]));
+});
+
+describe("traceRelationships: every check of every relationship", () => {
+  it("evaluates the checks after the first failing one, with expected and actual", () => {
+    const rel = repo({ repository_id: "999" }, { conditions: { ref: "refs/heads/main", event_name: "push" } });
+    const [evaluation] = traceRelationships(github({ ref: "refs/heads/dev" }), one([rel])).evaluations;
+    expect(evaluation).toMatchObject({ admits: false, failed: "pinned_id" });
+    expect(evaluation!.checks).toEqual([
+      { check: "provider", field: "provider", claim: "iss", expected: "github", actual: "github", pass: true },
+      { check: "identity", field: "owner/repository", claim: "repository", expected: "acme/app", actual: "acme/app", pass: true },
+      { check: "pinned_id", field: "repository_id", claim: "repository_id", expected: "999", actual: "100", pass: false },
+      { check: "conditions", field: "conditions.ref", claim: "ref", expected: "refs/heads/main", actual: "refs/heads/dev", pass: false },
+      { check: "conditions", field: "conditions.event_name", claim: "event_name", expected: "push", actual: "push", pass: true },
+    ]);
+  });
+
+  it("records a default denial as the relationship's condition (expected) against the token's value (actual)", () => {
+    const [evaluation] = traceRelationships(github({ event_name: "workflow_run" }), one([repo({}, { conditions: { event_name: "workflow_*" } })])).evaluations;
+    expect(evaluation!.checks.at(-1)).toEqual({
+      check: "default_denial", field: "conditions.event_name", claim: "event_name", expected: "workflow_*", actual: "workflow_run", pass: false,
+    });
+  });
+
+  it("records the default audience check only for tokens carrying it", () => {
+    const checksOf = (t: VerifiedToken) => traceRelationships(t, one([cci()])).evaluations[0]!.checks.map((c) => c.check);
+    expect(checksOf(circleci())).not.toContain("default_audience");
+    expect(checksOf(circleci({}, true))).toContain("default_audience");
+  });
+});
+
+describe("shadow relationships", () => {
+  const shadow = (extra: Record<string, unknown> = {}, rel: Partial<TrustRelationship> = {}) => repo(extra, { mode: "shadow", ...rel });
+  const target = { audience: "prj_000000000000000000000001", scope: undefined };
+
+  it("never admit, however well they match", () => {
+    expect(reasonOf(() => decide(github(), one([shadow()]), noTarget))).toBe("no_trust_relationship");
+    expect(reasonOf(() => decide(github(), one([shadow()]), target))).toBe("target_invalid");
+  });
+
+  it("never change the answer of the enforce relationships, nor which one grants", () => {
+    const enforce = repo({}, { conditions: { ref: "refs/heads/main" }, createdAt: 50 });
+    const older = shadow({}, { createdAt: 1 });
+    for (const t of [github(), github({ ref: "refs/pull/1/merge" }), github({ event_name: "pull_request_target", ref: "refs/pull/1/merge" })]) {
+      const alone = reasonOf(() => decide(t, one([enforce]), target));
+      expect(reasonOf(() => decide(t, one([older, enforce]), target))).toBe(alone);
+    }
+    expect(decide(github(), one([older, enforce]), target).relationship.id).toBe(enforce.id);
+  });
+
+  it("do not turn a refusal into event_denied when only they would be lifted by naming the event", () => {
+    const t = github({ event_name: "pull_request_target" });
+    expect(reasonOf(() => decide(t, one([repo({ repository_id: "1" }), shadow()]), target))).toBe("target_invalid");
+  });
+
+  it("are reported as would admit, or would refuse at their first failing check", () => {
+    const admits = shadow();
+    const refuses = shadow({}, { conditions: { ref: "refs/tags/*" } });
+    const trace = traceRelationships(github(), one([repo(), admits, refuses]));
+    expect(shadowVerdicts(trace, noTarget)).toEqual([
+      { relationshipId: admits.id, admits: true },
+      { relationshipId: refuses.id, admits: false, failed: "conditions", claim: "ref" },
+    ]);
+    expect(shadowVerdicts(trace, noTarget).map(shadowRecord)).toEqual([
+      { relationship_id: admits.id, result: "would_admit", reason: null },
+      { relationship_id: refuses.id, result: "would_refuse", reason: "conditions: ref" },
+    ]);
+  });
 });

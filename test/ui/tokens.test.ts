@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { admin } from "../support/api";
 import { json } from "../tenancy/helpers";
+import { waitForAudit } from "../audit/support";
 import { errorCodeOf, seedOrg, storedState, UiBrowser } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -72,6 +73,23 @@ describe("creating a token", () => {
     const after = await browser.get("/settings/account?done=token-deleted");
     expect(after.status).toBe(303);
     expect(after.headers.get("location")).toBe("/settings/sign-in");
+  });
+});
+
+describe("what the page changes", () => {
+  it("is in the organization's audit log like the admin API's changes, the session's credential as the actor", async () => {
+    const t = await seedOrg();
+    const browser = await new UiBrowser().signedIn(t.tokens.adminUser.token);
+    const csrf = await browser.csrfOf("/settings/account");
+    expect((await browser.post(`/settings/projects/${t.projectId}/tokens`, { csrf, description: "audited" })).status).toBe(200);
+    const [event] = await waitForAudit(t.orgId, (events) => events.some((e) => e.action === "static_token.create"), { kind: "admin" });
+    expect(event).toMatchObject({
+      kind: "admin",
+      action: "static_token.create",
+      project_id: t.projectId,
+      actor: { type: "user", user_id: t.adminUser, token_id: t.tokens.adminUser.id },
+      after: { description: "audited" },
+    });
   });
 });
 

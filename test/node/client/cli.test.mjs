@@ -1,7 +1,7 @@
 /**
  * The CLI for people and configuration as code: help and exit codes, the credential
  * resolution order, login/logout and the stored file, trust/tokens/projects against the
- * real admin API, and explain on a server that does not have it yet.
+ * real admin API, and explain.
  */
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -289,21 +289,24 @@ describe("tokens and projects", () => {
 });
 
 describe("explain", () => {
-  it("on a server without the endpoint, says plainly that it does not support explain yet (exit 6)", async () => {
+  it("prints the server's explanation of the job's token: every stage, every relationship, the exchange's answer (exit 0)", async () => {
     const result = await runCli(["explain", "--url", stack.url, "--project", projectId], {
       env: { EDGE_STS_TOKEN: userToken, EDGE_STS_OIDC_TOKEN: await rwxIdToken(stack, subject) },
     });
-    expect(result.code).toBe(6);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toContain("this server does not support explain yet");
+    expect(result.code, result.stderr).toBe(0);
+    const explanation = JSON.parse(result.stdout);
+    expect(explanation).toMatchObject({ project_id: projectId, token: { provider: "rwx", signature_verified: true }, exchange: { status: 200 } });
+    expect(explanation.verification.map((s) => s.result)).toEqual(Array(9).fill("pass"));
+    // Earlier tests add relationships of other providers to the project: each is shown with its own verdict.
+    expect(explanation.relationships.find((r) => r.provider === "rwx")).toMatchObject({ mode: "enforce", result: "admits", failed_check: null });
+    expect(explanation.relationships.filter((r) => r.provider !== "rwx").every((r) => r.failed_check === "provider")).toBe(true);
   });
 
-  it("--json reports it as an unsupported error object on stderr", async () => {
-    const result = await runCli(["explain", "--url", stack.url, "--project", projectId, "--json"], {
-      env: { EDGE_STS_TOKEN: userToken, EDGE_STS_OIDC_TOKEN: await rwxIdToken(stack, subject) },
-    });
-    expect(result.code).toBe(6);
-    expect(JSON.parse(result.stderr)).toMatchObject({ error: "unsupported", status: 404, server_error: "not_found", error_description: "no such endpoint" });
+  it("is refused for a credential that does not administer the project (exit 4)", async () => {
+    const idToken = await rwxIdToken(stack, subject);
+    const result = await runCli(["explain", "--url", stack.url, "--project", projectId, "--json"], { env: { EDGE_STS_TOKEN: projectToken, EDGE_STS_OIDC_TOKEN: idToken } });
+    expect(result.code).toBe(4);
+    expect(JSON.parse(result.stderr)).toMatchObject({ status: 403, server_error: "insufficient_scope" });
   });
 
   it("needs an admin credential, not the job's OIDC token (exit 3)", async () => {

@@ -94,11 +94,11 @@ describe("deploy:check's rules", () => {
 
   it("refuses an env.X read that the Env interface does not declare, and an Env type it does not know", () => {
     const reads = new Map(code.reads);
-    reads.set("AUDIT_QUEUE", "src/audit/producer.ts");
+    reads.set("EXPORT_QUEUE", "src/export/producer.ts");
     const members = [...code.members, { name: "CACHE", optional: false, type: "Cache" }];
     expect(requiredBindings({ ...code, reads, members }).problems).toEqual([
       "CACHE: the Env type `Cache` is not a kind deploy-check knows; add it to BINDING_KINDS in scripts/deploy-check.mjs",
-      "src/audit/producer.ts reads env.AUDIT_QUEUE, which the Env interface in src/config.ts does not declare: declare it there with its binding type",
+      "src/export/producer.ts reads env.EXPORT_QUEUE, which the Env interface in src/config.ts does not declare: declare it there with its binding type",
     ]);
   });
 

@@ -1,0 +1,170 @@
+/**
+ * Off the response path (issue 10 §4, §6): the exchange never waits on the audit send and
+ * never fails because of it; a lost send is counted per isolate and logged with the
+ * request's ID; and the audited exchange's response path is still one D1 round trip, the
+ * consumer's writes being a separate invocation.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AUDIT_BATCH_EVENTS, lostAuditSends, sendAuditEvent } from "../../src/audit/producer";
+import { client, expectAccepted, isolatedIssuers, seedJob } from "../robustness/support";
+import { recordingQueue, sampleEvent, waitForAudit } from "./support";
+
+afterEach(() => vi.restoreAllMocks());
+
+function captureLog() {
+  const lines: Record<string, unknown>[] = [];
+  vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(JSON.parse(String(line))));
+  return lines;
+}
+
+describe("a failing audit queue", () => {
+  it.each(["throw", "reject"] as const)("does not fail the exchange when the queue call %ss; the lost event is counted and logged", async (mode) => {
+    const issuers = isolatedIssuers("lost");
+    const job = await seedJob(client(issuers), "github", issuers);
+    const failing = client({ ...issuers, AUDIT_QUEUE: recordingQueue(mode) });
+    const before = lostAuditSends();
+    const lines = captureLog();
+    const response = await failing.exchange(await job.token());
+    await expectAccepted(response);
+    expect(lostAuditSends()).toBe(before + 1);
+    const requestId = response.headers.get("x-request-id");
+    const lost = lines.filter((l) => l.reason === "audit_send_failed");
+    expect(lost).toEqual([expect.objectContaining({ request_id: requestId, route: "audit", outcome: "error", event_kind: "exchange", audit_sends_lost: before + 1 })]);
+    expect(String(lost[0]!.event_id)).toMatch(/^evt_/);
+    // The request's own line is the usual one: a 200.
+    expect(lines.filter((l) => l.request_id === requestId && l.route === "/token")).toEqual([expect.objectContaining({ status: 200, outcome: "ok" })]);
+  });
+
+  it("does not fail a refusal's answer either: the refusal is still the answer", async () => {
+    const issuers = isolatedIssuers("lost-refused");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const before = lostAuditSends();
+    captureLog();
+    const response = await client({ ...issuers, AUDIT_QUEUE: recordingQueue("throw") }).exchange(await job.token(), { scope: "api" });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe("invalid_scope");
+    expect(lostAuditSends()).toBe(before + 1);
+  });
+
+  it("never makes the response wait: a send that never settles still gets the token at once", async () => {
+    const issuers = isolatedIssuers("hang");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const sends: unknown[] = [];
+    const hanging = { sendBatch: (messages: unknown[]) => (sends.push(...messages), new Promise<void>(() => undefined)) } as unknown as Queue;
+    // settle: false — waiting for waitUntil would wait forever; the response must not.
+    const response = await client({ ...issuers, AUDIT_QUEUE: hanging }, { settle: false }).exchange(await job.token());
+    await expectAccepted(response);
+    // The send is made after the response (its batch is flushed a few ms later) and never settles.
+    await vi.waitFor(() => expect(sends).toHaveLength(1), { timeout: 5000 });
+  });
+
+  it("records nothing and counts nothing without the binding (auditing off)", async () => {
+    const issuers = isolatedIssuers("unbound");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const before = lostAuditSends();
+    const lines = captureLog();
+    const unbound = client({ ...issuers, AUDIT_QUEUE: undefined });
+    for (let i = 0; i < 2; i++) await expectAccepted(await unbound.exchange(await job.token()));
+    expect(lostAuditSends()).toBe(before);
+    expect(lines.filter((l) => l.route !== "/token")).toEqual([]);
+  });
+});
+
+/** `db` counting round trips: one per statement call, one per batch. */
+function countingDb(db: D1Database) {
+  const trips: string[][] = [];
+  const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, property) {
+        if (property === "bind") return (...values: unknown[]) => wrap(target.bind(...values), sql);
+        if (property === "sql") return sql;
+        if (property === "raw_statement") return target;
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        if (["first", "all", "run", "raw"].includes(String(property))) {
+          return (...args: unknown[]) => (trips.push([sql]), value.apply(target, args));
+        }
+        return value.bind(target);
+      },
+    });
+  const counted = new Proxy(db, {
+    get(target, property) {
+      if (property === "prepare") return (sql: string) => wrap(target.prepare(sql), sql);
+      if (property === "batch") {
+        return (statements: D1PreparedStatement[]) => {
+          trips.push(statements.map((s) => (s as unknown as { sql: string }).sql));
+          return target.batch(statements.map((s) => (s as unknown as { raw_statement: D1PreparedStatement }).raw_statement));
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db: counted, trips };
+}
+
+describe("the audited exchange's response path", () => {
+  it.each(["github", "rwx"] as const)("is one D1 round trip for a warm %s exchange, and the event still arrives", async (provider) => {
+    const issuers = isolatedIssuers("trips");
+    const api = client(issuers);
+    const job = await seedJob(api, provider, issuers);
+    // Warm the key cache and pin first-seen IDs, so the next exchange is the steady state.
+    await expectAccepted(await api.exchange(await job.token()));
+    const { db, trips } = countingDb(env.DB);
+    const response = await client({ ...issuers, DB: db }).exchange(await job.token());
+    await expectAccepted(response);
+    expect(trips).toHaveLength(1);
+    expect(trips.flat().some((sql) => sql.includes("audit_events"))).toBe(false);
+    // The real queue carried the event; the consumer wrote it with its own invocation.
+    const orgId = ((await (await api.admin("GET", `/v1/projects/${job.projectId}`)).json()) as { org_id: string }).org_id;
+    await waitForAudit(orgId, (events) => events.some((e) => e.request_id === response.headers.get("x-request-id")));
+  });
+});
+
+describe("batching", () => {
+  it("sends the events of concurrent requests in one call, each request's event exactly once", async () => {
+    const issuers = isolatedIssuers("batch");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const queue = recordingQueue();
+    const api = client({ ...issuers, AUDIT_QUEUE: queue });
+    const tokens = await Promise.all(Array.from({ length: 8 }, () => job.token()));
+    const responses = await Promise.all(tokens.map((token) => api.exchange(token)));
+    for (const response of responses) await expectAccepted(response);
+    expect(queue.sent.map((e) => e.request_id).sort()).toEqual(responses.map((r) => r.headers.get("x-request-id")).sort());
+    expect(queue.calls.reduce((a, b) => a + b, 0)).toBe(8);
+  });
+
+  it("puts the events of requests within one flush window into one call, at most AUDIT_BATCH_EVENTS each, flushed by the request that opened the batch", async () => {
+    const queue = recordingQueue();
+    const flushes: Promise<unknown>[] = [];
+    const sinkOf = (i: number) => ({ queue, requestId: `req-${i}`, waitUntil: (p: Promise<unknown>) => void flushes.push(p) });
+    const n = AUDIT_BATCH_EVENTS + 3;
+    for (let i = 0; i < n; i++) sendAuditEvent(sinkOf(i), sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
+    // Only the requests that opened a batch wait for a flush.
+    expect(flushes).toHaveLength(2);
+    expect(queue.calls).toEqual([]);
+    await Promise.all(flushes);
+    expect(queue.calls).toEqual([AUDIT_BATCH_EVENTS, 3]);
+    // A batch never mixes queues (two environments, or a test's stand-in beside the real one).
+    const other = recordingQueue();
+    sendAuditEvent({ queue: other, requestId: "x", waitUntil: (p) => void flushes.push(p) }, sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
+    sendAuditEvent(sinkOf(n), sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
+    await Promise.all(flushes);
+    expect([other.calls, queue.calls]).toEqual([[1], [AUDIT_BATCH_EVENTS, 3, 1]]);
+  });
+
+  it("counts and logs every event of a batch that fails, each with its own request's ID", async () => {
+    const issuers = isolatedIssuers("batch-lost");
+    const job = await seedJob(client(issuers), "rwx", issuers);
+    const api = client({ ...issuers, AUDIT_QUEUE: recordingQueue("reject") });
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => job.token()));
+    const before = lostAuditSends();
+    const lines = captureLog();
+    const responses = await Promise.all(tokens.map((token) => api.exchange(token)));
+    for (const response of responses) await expectAccepted(response);
+    expect(lostAuditSends()).toBe(before + 5);
+    const lost = lines.filter((l) => l.reason === "audit_send_failed");
+    expect(lost.map((l) => l.request_id).sort()).toEqual(responses.map((r) => r.headers.get("x-request-id")).sort());
+  });
+});
