@@ -42,14 +42,20 @@ export function auditExchange(c: AppContext, audience: string | undefined) {
 }
 
 /**
- * Runs a mutating admin verb for this request's caller and, once it has succeeded, records
- * what it changed; returns the verb's result. A refused or failed verb records nothing.
+ * Runs a mutating admin verb as `ctx`'s principal and, once it has succeeded, records what
+ * it changed; returns the verb's result. A refused or failed verb records nothing. Every
+ * door that changes something goes through here: the admin API (`audited`) and the
+ * settings page (`ui/context.ts`'s `perform`).
  */
-export async function audited<T>(c: AppContext, verb: (ctx: AdminContext) => Promise<Changed<T>>): Promise<T> {
-  const ctx = await adminContext(c);
+export async function performAudited<T>(c: AppContext, ctx: AdminContext, verb: (ctx: AdminContext) => Promise<Changed<T>>): Promise<T> {
   const { result, change } = await verb(ctx);
   sendAuditEvent(auditSink(c), adminEvent(change, ctx.principal, { requestId: c.get("log").request_id, nowMs: Date.now() }));
   return result;
+}
+
+/** `performAudited` for the admin API's caller. */
+export async function audited<T>(c: AppContext, verb: (ctx: AdminContext) => Promise<Changed<T>>): Promise<T> {
+  return performAudited(c, await adminContext(c), verb);
 }
 
 /** Each parameter once: a repeated filter would otherwise silently keep only one value. */

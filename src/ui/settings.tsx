@@ -5,52 +5,33 @@
  *
  * HTTP only, like `routes/`: check the origin of every POST, resolve the session, read
  * and check the form, call the same admin verbs as the API (`admin/`) with the session's
- * principal, render. Refusals render as pages with the wire's status and error code (in
+ * principal, render. Signing in and out and the first page are here; each page and its
+ * forms are in `routes/` (organization, project, account). Refusals render as pages with the wire's status and error code (in
  * `data-error`), never as JSON. What this file does not do: decide who may touch what
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
-import { Hono, type Context } from "hono";
-import type { JSX } from "hono/jsx/jsx-runtime";
+import { Hono } from "hono";
 import * as z from "zod";
 import { getOrganization } from "../admin/organizations";
-import { getProject, listProjects } from "../admin/projects";
-import { listStaticTokens } from "../admin/static-tokens";
-import { listTrustRelationships } from "../admin/trust-relationships";
 import { listMembers } from "../admin/users";
-import { ID_PATTERN } from "../db/d1";
 import { listUserOrgIds } from "../db/users";
 import { StsError, toWire, type Reason } from "../errors";
-import { adminContextFor, type AppContext, type AppEnv } from "../routes/context";
+import { adminContextFor, type AppEnv } from "../routes/context";
 import type { Operations } from "../routes/document";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
+import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
+import { html, READING, SIGNED_IN, to } from "./operations";
+import { accountOperations, accountRoutes } from "./routes/account";
+import { orgOperations, orgRoutes } from "./routes/org";
+import { projectOperations, projectRoutes } from "./routes/project";
 import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
-import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut, type UiSession } from "./session";
-import { AccountPage } from "./views/account";
+import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut } from "./session";
 import { ErrorPage } from "./views/error";
 import { OperatorHome, UserHome } from "./views/home";
-import { OrgPage } from "./views/org";
-import { ProjectPage } from "./views/project";
 import { SignInPage, type SignInError } from "./views/sign-in";
 
 /** The longest credential the admin API reads from a bearer header. */
 const MAX_TOKEN_LENGTH = 8192;
-
-/** The session of this request, resolved once by the middleware below. */
-const sessions = new WeakMap<Request, UiSession | null>();
-const sessionOf = (c: AppContext): UiSession | null => sessions.get(c.req.raw) ?? null;
-
-function render(c: Context, page: JSX.Element, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503 = 200) {
-  return c.html(Promise.resolve(page).then((html) => `<!DOCTYPE html>${html}`), status);
-}
-
-const toSignIn = (c: AppContext) => c.redirect("/settings/sign-in", 303);
-
-/** Writes a refusal to the request's log line, as `app.ts` does for the API. */
-function logRefusal(c: AppContext, error: StsError): void {
-  const log = c.get("log");
-  log.reason = error.reason;
-  if (error.logDetail) log.detail = error.logDetail;
-}
 
 /** What the sign-in page says for each way a sign-in can be refused. */
 const SIGN_IN_MESSAGES: Partial<Record<Reason, string>> = {
@@ -77,85 +58,60 @@ const ERROR_TITLES: Record<number, string> = {
 const SignInForm = z.object({ csrf: z.string(), token: z.string().min(1).max(MAX_TOKEN_LENGTH) });
 const SignOutForm = z.object({ csrf: z.string() });
 
-/** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
-export const settingsOperations = (): Operations => {
-  const page = (description: string) => ({ description, text: ["text/html"] });
-  const to = (where: string, description = `Redirect to ${where}`) => ({ description, headers: { Location: where } });
-  const signedIn = { tag: "settings page", security: "session", page: true } as const;
-  const reading = [404, 429, 500, 503] as const;
-  return {
-    "GET /settings/assets/{name}": {
-      tag: "settings page",
-      summary: "The page's stylesheet and script, under content-addressed names",
-      security: "none",
-      page: true,
-      params: { name: "`style.<hash>.css` or `client.<hash>.js`, as a page links them; any other name is not found" },
-      responses: {
-        200: { description: "The file (`Cache-Control: public, max-age=31536000, immutable`)", text: ["text/css", "text/javascript"] },
-      },
-      errors: [404, 500],
+/**
+ * The routes below and those of `routes/`, documented (a function, so the worker's bundle
+ * drops it: only `npm run openapi` calls it).
+ */
+export const settingsOperations = (): Operations => ({
+  "GET /settings/assets/{name}": {
+    tag: "settings page",
+    summary: "The page's stylesheet and script, under content-addressed names",
+    security: "none",
+    page: true,
+    params: { name: "`style.<hash>.css` or `client.<hash>.js`, as a page links them; any other name is not found" },
+    responses: {
+      200: { description: "The file (`Cache-Control: public, max-age=31536000, immutable`)", text: ["text/css", "text/javascript"] },
     },
-    "GET /settings/sign-in": {
-      tag: "settings page",
-      summary: "The sign-in page: paste a user token, an organization token or ADMIN_TOKEN",
-      security: "none",
-      page: true,
-      responses: { 200: page("The sign-in form"), 303: to("/settings") },
-      errors: [429, 500, 503],
+    errors: [404, 500],
+  },
+  "GET /settings/sign-in": {
+    tag: "settings page",
+    summary: "The sign-in page: paste a user token, an organization token or ADMIN_TOKEN",
+    security: "none",
+    page: true,
+    responses: { 200: html("The sign-in form"), 303: to("/settings") },
+    errors: [429, 500, 503],
+  },
+  "POST /settings/sign-in": {
+    tag: "settings page",
+    summary: "Sign in: a session behind a `__Host-` cookie, re-checked against the credential on every request",
+    description: "A refused sign-in shows the sign-in page again, with the wire's status and error code.",
+    security: "none",
+    page: true,
+    body: { media: "form", schema: SignInForm, required: true },
+    responses: { 303: to("/settings") },
+    errors: [400, 401, 403, 413, 415, 429, 500, 503],
+  },
+  "POST /settings/sign-out": {
+    ...SIGNED_IN,
+    summary: "Sign out: the session is deleted",
+    body: { media: "form", schema: SignOutForm, required: true },
+    responses: { 303: to("/settings/sign-in") },
+    errors: [400, 403, 413, 415, 429, 500, 503],
+  },
+  "GET /settings": {
+    ...SIGNED_IN,
+    summary: "Home: the operator's, or a user's organizations (an organization token goes to its organization)",
+    responses: {
+      200: html("The home page"),
+      303: to("/settings/sign-in or /settings/orgs/{org_id}", "Redirect to the sign-in page, or an organization token to its organization's page"),
     },
-    "POST /settings/sign-in": {
-      tag: "settings page",
-      summary: "Sign in: a session behind a `__Host-` cookie, re-checked against the credential on every request",
-      description: "A refused sign-in shows the sign-in page again, with the wire's status and error code.",
-      security: "none",
-      page: true,
-      body: { media: "form", schema: SignInForm, required: true },
-      responses: { 303: to("/settings") },
-      errors: [400, 401, 403, 413, 415, 429, 500, 503],
-    },
-    "POST /settings/sign-out": {
-      ...signedIn,
-      summary: "Sign out: the session is deleted",
-      body: { media: "form", schema: SignOutForm, required: true },
-      responses: { 303: to("/settings/sign-in") },
-      errors: [400, 403, 413, 415, 429, 500, 503],
-    },
-    "GET /settings": {
-      ...signedIn,
-      summary: "Home: the operator's, or a user's organizations (an organization token goes to its organization)",
-      responses: {
-        200: page("The home page"),
-        303: to("/settings/sign-in or /settings/orgs/{org_id}", "Redirect to the sign-in page, or an organization token to its organization's page"),
-      },
-      errors: reading,
-    },
-    "GET /settings/orgs": {
-      ...signedIn,
-      summary: "The operator's \"open an organization by ID\" form",
-      query: z.object({ org_id: z.string() }),
-      responses: { 303: to("/settings/orgs/{org_id} or /settings/sign-in", "Redirect to the organization's page (or to the sign-in page)") },
-      errors: reading,
-    },
-    "GET /settings/orgs/{org_id}": {
-      ...signedIn,
-      summary: "An organization: its projects, members and organization tokens",
-      responses: { 200: page("The organization's page"), 303: to("/settings/sign-in") },
-      errors: reading,
-    },
-    "GET /settings/projects/{project_id}": {
-      ...signedIn,
-      summary: "A project: its trust relationships and project tokens",
-      responses: { 200: page("The project's page"), 303: to("/settings/sign-in") },
-      errors: reading,
-    },
-    "GET /settings/account": {
-      ...signedIn,
-      summary: "The signed-in credential, and a user's own tokens",
-      responses: { 200: page("The account page"), 303: to("/settings/sign-in") },
-      errors: [429, 500, 503],
-    },
-  };
-};
+    errors: READING,
+  },
+  ...orgOperations(),
+  ...projectOperations(),
+  ...accountOperations(),
+});
 
 export const settingsApp = new Hono<AppEnv>();
 
@@ -171,7 +127,7 @@ settingsApp.get("/assets/:name", (c) => {
 settingsApp.use("*", async (c, next) => {
   if (c.req.method === "POST") requireSameOrigin(c);
   const session = await currentSession(c);
-  sessions.set(c.req.raw, session);
+  rememberSession(c, session);
   if (session) await limitSession(c, session.principal);
   await next();
 });
@@ -237,60 +193,9 @@ settingsApp.get("/", async (c) => {
   }
 });
 
-// The operator's "open an organization by ID" form (GET: an ID is not a secret).
-settingsApp.get("/orgs", (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const id = (c.req.query("org_id") ?? "").trim();
-  if (!ID_PATTERN.org.test(id)) {
-    c.get("log").reason = "not_found";
-    return render(c, <OperatorHome session={session} notFound />, 404);
-  }
-  return c.redirect(`/settings/orgs/${id}`, 303);
-});
-
-settingsApp.get("/orgs/:org_id", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const ctx = adminContextFor(c, session.principal);
-  const orgId = c.req.param("org_id");
-  const org = await getOrganization(ctx, orgId);
-  const [projects, members, tokens] = await Promise.all([
-    listProjects(ctx, org.id),
-    listMembers(ctx, org.id),
-    listStaticTokens(ctx, { kind: "organization", orgId: org.id }),
-  ]);
-  const principal = session.principal;
-  const standing =
-    principal.kind === "operator"
-      ? "operator"
-      : principal.kind === "organization"
-        ? "organization token"
-        : (members.find((m) => m.user_id === principal.userId)?.role ?? "member");
-  return render(c, <OrgPage session={session} data={{ org, standing, projects, members, tokens }} />);
-});
-
-settingsApp.get("/projects/:project_id", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const ctx = adminContextFor(c, session.principal);
-  const project = await getProject(ctx, c.req.param("project_id"));
-  const [org, relationships, tokens] = await Promise.all([
-    getOrganization(ctx, project.org_id),
-    listTrustRelationships(ctx, project.id),
-    listStaticTokens(ctx, { kind: "project", projectId: project.id }),
-  ]);
-  return render(c, <ProjectPage session={session} data={{ org, project, relationships, tokens }} />);
-});
-
-settingsApp.get("/account", async (c) => {
-  const session = sessionOf(c);
-  if (!session) return toSignIn(c);
-  const principal = session.principal;
-  const tokens =
-    principal.kind === "user" ? await listStaticTokens(adminContextFor(c, principal), { kind: "user", userId: principal.userId }) : null;
-  return render(c, <AccountPage session={session} tokens={tokens} />);
-});
+settingsApp.route("/", orgRoutes);
+settingsApp.route("/", projectRoutes);
+settingsApp.route("/", accountRoutes);
 
 settingsApp.all("*", () => {
   throw new StsError("route_not_found");

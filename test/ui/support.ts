@@ -10,6 +10,14 @@ import { expect } from "vitest";
 import type { Env } from "../../src/config";
 import worker from "../../src/index";
 import { expectDocumented } from "../support/conformance";
+import type { AdminContext } from "../../src/admin/context";
+import { createOrganization } from "../../src/admin/organizations";
+import { createProject } from "../../src/admin/projects";
+import { createStaticToken, type OwnerRef } from "../../src/admin/static-tokens";
+import { createTrustRelationship, parseRelationship } from "../../src/admin/trust-relationships";
+import { addMember, createUser } from "../../src/admin/users";
+import { configFrom } from "../../src/config";
+import { snapshotDb } from "../robustness/support";
 
 export const BASE = "https://sts.test";
 export const SAME_ORIGIN = { origin: BASE, "sec-fetch-site": "same-origin" } as const;
@@ -111,4 +119,90 @@ export async function sessionRows(): Promise<Record<string, unknown>[]> {
 export async function sha256Hex(value: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Every stored row (`snapshotDb`), minus the last-used time a signed-in session's credential may update. */
+export function storedState(): Promise<Record<string, string>> {
+  return snapshotDb(env.DB, ["static_tokens.last_used_at"]);
+}
+
+/** The admin verbs in-process, as the operator: seeds that spend no request budget of the operator's. */
+function operatorContext(): AdminContext {
+  return { db: env.DB, config: configFrom(env), principal: { kind: "operator" }, now: Math.floor(Date.now() / 1000), waitUntil: () => undefined };
+}
+
+export const seed = {
+  async org(name: string) {
+    return (await createOrganization(operatorContext(), { name })).result.id;
+  },
+  async project(orgId: string, name = "app") {
+    return (await createProject(operatorContext(), orgId, { name })).result.id;
+  },
+  async user(name = "Ada") {
+    return (await createUser(operatorContext(), { name, email: `${crypto.randomUUID()}@example.com` })).result.id;
+  },
+  async member(orgId: string, userId: string, role: "admin" | "member") {
+    await addMember(operatorContext(), orgId, { user_id: userId, role });
+  },
+  async token(owner: OwnerRef, description: string) {
+    return (await createStaticToken(operatorContext(), owner, { description })).result;
+  },
+  async relationship(projectId: string, body: Record<string, unknown>) {
+    return (await createTrustRelationship(operatorContext(), projectId, parseRelationship(body))).result;
+  },
+};
+
+/**
+ * One organization as the forms meet it: a project with a GitHub relationship and a
+ * project token, an organization token, an admin and a plain member (each with a user
+ * token), and a third user who is a member to be removed.
+ */
+export async function seedOrg(name = "acme") {
+  const orgId = await seed.org(name);
+  const projectId = await seed.project(orgId);
+  const [adminUser, memberUser, otherUser] = [await seed.user("Ada"), await seed.user("Max"), await seed.user("Eve")];
+  await seed.member(orgId, adminUser, "admin");
+  await seed.member(orgId, memberUser, "member");
+  await seed.member(orgId, otherUser, "member");
+  const relationship = await seed.relationship(projectId, { provider: "github", owner: "acme", repository: "widgets" });
+  return {
+    orgId,
+    projectId,
+    adminUser,
+    memberUser,
+    otherUser,
+    relationshipId: relationship.id,
+    tokens: {
+      adminUser: await seed.token({ kind: "user", userId: adminUser }, "admin laptop"),
+      memberUser: await seed.token({ kind: "user", userId: memberUser }, "member laptop"),
+      org: await seed.token({ kind: "organization", orgId }, "org bot"),
+      project: await seed.token({ kind: "project", projectId }, "project bot"),
+    },
+  };
+}
+export type SeededOrg = Awaited<ReturnType<typeof seedOrg>>;
+
+/** The HTML of one element by ID (its opening tag). */
+export function tagWithId(html: string, id: string): string | undefined {
+  return new RegExp(`<[a-z]+[^>]*\\bid="${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"[^>]*>`).exec(html)?.[0];
+}
+
+/**
+ * The API's error sits beside the field: an element `<input id>-error` naming the field,
+ * and the input marked `aria-invalid` and described by it. Returns the error's text.
+ */
+export function expectFieldError(html: string, inputId: string, field: string): string {
+  const input = tagWithId(html, inputId);
+  expect(input, `no #${inputId}`).toBeDefined();
+  expect(input).toContain('aria-invalid="true"');
+  expect(/aria-describedby="([^"]*)"/.exec(input!)?.[1]?.split(" ")).toContain(`${inputId}-error`);
+  const error = new RegExp(`<p class="field-error" id="${inputId}-error" data-error="[a-z_]+" data-field="${field.replace(".", "\\.")}">([^<]*)</p>`).exec(html);
+  expect(error, `no error beside #${inputId} naming ${field}`).not.toBeNull();
+  return decodeText(error![1]!);
+}
+
+
+/** Text as Hono's JSX escapes it (&, <, >, ", '), decoded. */
+export function decodeText(html: string): string {
+  return html.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
 }

@@ -9,7 +9,9 @@
  *   dialog's `<button value="confirm">` (inside a `method="dialog"` form) submits it, with
  *   its hidden `confirmed` field set to `yes`. Without the script the form submits as it
  *   is (`confirmed` empty) and the server answers with a confirmation page.
- * - `<dialog data-modal open>` that the server rendered open becomes modal.
+ * - `<dialog data-modal open>` that the server rendered open becomes modal. With
+ *   `data-once="PATH"` (a new token's plaintext) it is removed from the page when it closes
+ *   and PATH replaces the address, so neither the page nor a reload shows it again.
  *
  * Listeners are delegated to the document, so content added later behaves the same. It
  * never reads or writes cookies or storage, and builds no HTML from strings.
@@ -60,8 +62,19 @@ export const CLIENT_JS = String.raw`(function () {
     }, { once: true });
     dialog.showModal();
   });
+  function forget(dialog) {
+    var back = dialog.getAttribute("data-once");
+    if (back === null) return;
+    // Reopening it as modal below closes it first: that close arrives while it is open again.
+    dialog.addEventListener("close", function () {
+      if (dialog.open || !dialog.isConnected) return;
+      dialog.remove();
+      if (back.charAt(0) === "/" && back.charAt(1) !== "/") history.replaceState(null, "", back);
+    });
+  }
   var opened = document.querySelectorAll("dialog[data-modal][open]");
   for (var j = 0; j < opened.length; j++) {
+    forget(opened[j]);
     if (typeof opened[j].showModal !== "function") continue;
     opened[j].close();
     opened[j].showModal();

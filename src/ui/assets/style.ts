@@ -90,7 +90,8 @@ h2 { font-size: 1.2rem; margin: 0 0 0.75rem; }
   .facts dd { margin-bottom: 0.5rem; }
 }
 
-.table-wrap { overflow-x: auto; }
+/* relative: visually hidden (absolute) cells stay inside the scroller, not widening the page */
+.table-wrap { overflow-x: auto; position: relative; }
 table { border-collapse: collapse; width: 100%; font-size: 0.95rem; }
 caption { text-align: left; color: var(--muted); padding-bottom: 0.5rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.5rem 0.75rem 0.5rem 0; border-bottom: 1px solid var(--border); }
@@ -124,6 +125,36 @@ button[hidden] { display: none; }
 .alert strong { color: var(--danger); }
 .notice { border-radius: var(--radius); padding: 0.75rem 1rem; margin: 0 0 1.25rem; border: 1px solid var(--ok); background: var(--ok-bg); }
 
+.field-error { color: var(--danger); font-weight: 600; margin: 0 0 0.35rem; }
+[aria-invalid="true"] { border-color: var(--danger); border-width: 2px; }
+.optional { color: var(--muted); font-weight: 400; }
+h3 { font-size: 1.05rem; margin: 1.25rem 0 0.75rem; }
+form.stacked { border-top: 1px solid var(--border); margin-top: 1rem; }
+fieldset { border: 1px solid var(--border); border-radius: 6px; margin: 0 0 1rem; padding: 0.75rem 1rem; min-width: 0; }
+legend { font-weight: 600; padding: 0 0.25rem; }
+.choice { display: grid; grid-template-columns: auto 1fr; gap: 0 0.6rem; align-items: baseline; margin: 0 0 0.75rem; }
+.choice input { width: 1.2rem; height: 1.2rem; margin: 0; accent-color: var(--accent); }
+.choice label { margin: 0; }
+.choice .hint, .choice .field-error { grid-column: 2; }
+.warning strong { color: var(--danger); }
+.condition { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem; margin: 0 0 0.5rem; }
+.condition label { font-weight: 400; font-size: 0.9rem; }
+@media (max-width: 30rem) { .condition { grid-template-columns: 1fr; border-bottom: 1px solid var(--border); padding-bottom: 0.5rem; } }
+details { margin: 0.5rem 0 0; }
+summary { cursor: pointer; color: var(--accent); font-weight: 600; padding: 0.25rem 0; }
+.section-head, .item-head { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 0.5rem 1rem; }
+.section-head h2, .item-head p { margin: 0; }
+.section-head { margin: 0 0 0.75rem; }
+.muted { color: var(--muted); }
+a.button { display: inline-flex; align-items: center; text-decoration: none; }
+button.icon { background: transparent; color: var(--danger); border-color: transparent; padding: 0.35rem; min-height: 2.25rem; min-width: 2.25rem; display: inline-flex; align-items: center; justify-content: center; }
+button.icon:hover { border-color: var(--danger); }
+td.row-actions { width: 1%; white-space: nowrap; padding-right: 0; }
+ul.plain.compact li { padding: 0; border: 0; }
+.danger-zone { border-color: var(--danger); }
+.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+textarea.token { word-break: break-all; resize: none; }
+dialog h2 { margin-top: 0; }
 dialog { max-width: min(36rem, calc(100vw - 2rem)); border: 1px solid var(--border); border-radius: var(--radius); background: var(--surface); color: var(--text); padding: 1.25rem; }
 dialog::backdrop { background: rgb(0 0 0 / 0.5); }
 

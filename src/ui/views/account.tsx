@@ -1,16 +1,27 @@
 /**
- * The account page: who the session belongs to and, for a user, their user tokens. An
- * organization token or the operator has no account; the page says what they signed in with.
+ * The account page: who the session belongs to and, for a user, their user tokens (created
+ * and deleted here). An organization token or the operator has no account; the page says
+ * what they signed in with.
  */
-import type { StaticTokenView } from "../../admin/static-tokens";
+import type { IssuedStaticToken, StaticTokenView } from "../../admin/static-tokens";
+import type { FormState } from "../forms";
 import type { UiSession } from "../session";
+import { Notice } from "./forms";
 import { Copyable, Page, Time } from "./layout";
-import { TokenTable } from "./tokens";
+import { TokenSection } from "./tokens";
 
-export function AccountPage({ session, tokens }: { session: UiSession; tokens: StaticTokenView[] | null }) {
+export interface AccountPageState {
+  notice?: string;
+  token?: FormState;
+  issued?: IssuedStaticToken;
+  configError?: boolean;
+}
+
+export function AccountPage({ session, tokens, state = {} }: { session: UiSession; tokens: StaticTokenView[] | null; state?: AccountPageState }) {
   const who = session.who;
   return (
     <Page title="Account" session={session} section="account">
+      <Notice text={state.notice} />
       <section class="card" aria-labelledby="identity-heading">
         <h2 id="identity-heading">Signed in as</h2>
         <dl class="facts">
@@ -58,7 +69,18 @@ export function AccountPage({ session, tokens }: { session: UiSession; tokens: S
         <section class="card" aria-labelledby="tokens-heading">
           <h2 id="tokens-heading">Your user tokens</h2>
           <p class="hint">Each reaches every project of every organization you belong to. Deleting the one you signed in with ends this session.</p>
-          <TokenTable tokens={tokens} caption="Your user tokens" emptyText="No user tokens." />
+          <TokenSection
+            session={session}
+            tokens={tokens}
+            kind="user"
+            caption="Your user tokens"
+            emptyText="No user tokens."
+            action="/settings/account/tokens"
+            page="/settings/account"
+            issued={state.issued}
+            state={state.token}
+            configError={state.configError}
+          />
         </section>
       )}
     </Page>

@@ -1,11 +1,14 @@
 /**
  * The first page after signing in. A user sees the organizations they belong to; the
- * operator opens an organization by its ID (there is no list of every organization).
+ * operator opens an organization by its ID (there is no list of every organization) or
+ * creates one.
  * Organization-token sessions are sent straight to their organization by the route.
  */
 import type { Organization } from "../../db/organizations";
 import type { Role } from "../../db/users";
 import type { UiSession } from "../session";
+import type { FormState } from "../forms";
+import { CsrfField, FormAlert, TextField } from "./forms";
 import { Alert, Page } from "./layout";
 
 export function UserHome({ session, orgs }: { session: UiSession; orgs: { org: Organization; role: Role }[] }) {
@@ -30,7 +33,7 @@ export function UserHome({ session, orgs }: { session: UiSession; orgs: { org: O
   );
 }
 
-export function OperatorHome({ session, notFound }: { session: UiSession; notFound?: boolean }) {
+export function OperatorHome({ session, notFound, state }: { session: UiSession; notFound?: boolean; state?: FormState }) {
   return (
     <Page title="Operator" session={session} section="home">
       <p class="lead">You are signed in with the operator's ADMIN_TOKEN: every organization is within reach.</p>
@@ -47,6 +50,17 @@ export function OperatorHome({ session, notFound }: { session: UiSession; notFou
           </div>
           <div class="actions">
             <button type="submit">Open</button>
+          </div>
+        </form>
+      </section>
+      <section class="card" aria-labelledby="new-org-title">
+        <h2 id="new-org-title">Create an organization</h2>
+        <form method="post" action="/settings/orgs" class="stacked">
+          <CsrfField session={session} />
+          <FormAlert state={state} />
+          <TextField form="new-org" name="name" label="Organization name" state={state} required maxlength={200} />
+          <div class="actions">
+            <button type="submit">Create organization</button>
           </div>
         </form>
       </section>

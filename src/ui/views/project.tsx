@@ -1,86 +1,45 @@
 /**
- * A project's settings as the signed-in principal may read them: its ID (to give CI jobs
- * as `audience`), its trust relationships with their pinned IDs and conditions, and its
- * project tokens. Every value shown here was typed by someone and is rendered as text.
+ * A project's details and settings as the signed-in principal may read them: its ID (CI
+ * jobs pass it as `audience`), its trust relationships with their pinned IDs and
+ * conditions (adding and deleting them), its project tokens, and deleting the project.
+ * Every value shown here was typed by someone and is rendered as text.
  */
-import type { StaticTokenView } from "../../admin/static-tokens";
+import type { IssuedStaticToken, StaticTokenView } from "../../admin/static-tokens";
 import type { TrustRelationshipView } from "../../admin/trust-relationships";
 import type { Organization, Project } from "../../db/organizations";
+import type { FormState } from "../forms";
 import type { UiSession } from "../session";
+import { CONSEQUENCES } from "./confirm";
+import { DeleteButton, Notice } from "./forms";
 import { Copyable, Page, Time } from "./layout";
-import { TokenTable } from "./tokens";
+import { administers, type Standing } from "./org";
+import { RelationshipList } from "./relationships";
+import { TokenSection } from "./tokens";
 
 export interface ProjectPageData {
   org: Organization;
   project: Project;
+  standing: Standing;
   relationships: TrustRelationshipView[];
   tokens: StaticTokenView[];
 }
 
-const PROVIDER_LABEL: Record<string, string> = {
-  github: "GitHub Actions",
-  circleci: "CircleCI",
-  buildkite: "Buildkite",
-  rwx: "RWX",
-};
-
-/** The view's fields every provider has; the rest are the provider's identity and pinned IDs. */
-const COMMON_FIELDS = new Set(["id", "project_id", "provider", "conditions", "description", "token_ttl_seconds", "created_at"]);
-
-function Relationship({ r }: { r: TrustRelationshipView }) {
-  const conditions = Object.entries(r.conditions);
-  const identity = Object.entries(r).filter(([field]) => !COMMON_FIELDS.has(field));
-  return (
-    <li>
-      <p>
-        <strong>{PROVIDER_LABEL[r.provider] ?? r.provider}</strong> <code>{r.id}</code>
-        {r.description !== "" && <span> · {r.description}</span>}
-      </p>
-      <dl class="facts">
-        {identity.map(([field, value]) => (
-          <>
-            <dt>{field}</dt>
-            <dd>
-              <code>{String(value)}</code>
-            </dd>
-          </>
-        ))}
-        <dt>conditions</dt>
-        <dd>
-          {conditions.length === 0 ? (
-            <span class="empty">none</span>
-          ) : (
-            <ul class="plain">
-              {conditions.map(([claim, pattern]) => (
-                <li>
-                  <code>{claim}</code> = <code>{pattern}</code>
-                </li>
-              ))}
-            </ul>
-          )}
-        </dd>
-        <dt>token lifetime</dt>
-        <dd>{`${r.token_ttl_seconds} s`}</dd>
-        <dt>created</dt>
-        <dd>
-          <Time at={r.created_at} />
-        </dd>
-      </dl>
-    </li>
-  );
+export interface ProjectPageState {
+  notice?: string;
+  token?: FormState;
+  issued?: IssuedStaticToken;
+  configError?: boolean;
 }
 
-export function ProjectPage({ session, data }: { session: UiSession; data: ProjectPageData }) {
-  const { org, project, relationships, tokens } = data;
+export function ProjectPage({ session, data, state = {} }: { session: UiSession; data: ProjectPageData; state?: ProjectPageState }) {
+  const { org, project, standing, relationships, tokens } = data;
+  const admin = administers(standing);
+  const base = `/settings/projects/${project.id}`;
   return (
-    <Page
-      title={project.name}
-      session={session}
-      section="home"
-      breadcrumbs={[{ href: `/settings/orgs/${org.id}`, label: org.name }]}
-    >
+    <Page title={project.name} session={session} section="home" breadcrumbs={[{ href: `/settings/orgs/${org.id}`, label: org.name }]}>
+      <Notice text={state.notice} />
       <section class="card" aria-labelledby="project-heading">
-        <h2 id="project-heading">Project</h2>
+        <h2 id="project-heading">Project settings</h2>
         <dl class="facts">
           <dt>Project ID</dt>
           <dd>
@@ -91,24 +50,57 @@ export function ProjectPage({ session, data }: { session: UiSession; data: Proje
             <Time at={project.created_at} />
           </dd>
         </dl>
+        <p class="hint">
+          CI jobs pass the project ID as the exchange's <code>audience</code> (the edge-sts client's <code>--project</code>).
+        </p>
       </section>
       <section class="card" aria-labelledby="relationships-heading">
-        <h2 id="relationships-heading">Trust relationships</h2>
+        <div class="section-head">
+          <h2 id="relationships-heading">Trust relationships</h2>
+          {admin && (
+            <a class="button" href={`${base}/trust-relationships/new`}>
+              Add trust relationship
+            </a>
+          )}
+        </div>
         <p class="hint">Which CI jobs may exchange their ID token for a token of this project.</p>
-        {relationships.length === 0 ? (
-          <p class="empty">No trust relationships yet.</p>
-        ) : (
-          <ul class="plain">
-            {relationships.map((r) => (
-              <Relationship r={r} />
-            ))}
-          </ul>
-        )}
+        <RelationshipList session={session} relationships={relationships} admin={admin} />
       </section>
       <section class="card" aria-labelledby="tokens-heading">
         <h2 id="tokens-heading">Project tokens</h2>
-        <TokenTable tokens={tokens} caption="Project tokens" emptyText="No project tokens." />
+        <p class="hint">
+          Static credentials for this project alone (builds and the registry), for places that cannot use a CI's OIDC token. They cannot
+          administer anything.
+        </p>
+        <TokenSection
+          session={session}
+          tokens={tokens}
+          kind="project"
+          caption="Project tokens"
+          emptyText="No project tokens."
+          action={admin ? `${base}/tokens` : null}
+          page={base}
+          issued={state.issued}
+          state={state.token}
+          configError={state.configError}
+        />
       </section>
+      {admin && (
+        <section class="card danger-zone" aria-labelledby="delete-project-heading">
+          <h2 id="delete-project-heading">Delete this project</h2>
+          <p class="hint">Removes its trust relationships and revokes its tokens, including tokens CI jobs already hold.</p>
+          <div class="actions">
+            <DeleteButton
+              session={session}
+              id="project"
+              action={`${base}/delete`}
+              what={`project ${project.name}`}
+              consequence={CONSEQUENCES.project}
+              text="Delete project"
+            />
+          </div>
+        </section>
+      )}
     </Page>
   );
 }

@@ -23,7 +23,9 @@ export function apiOf(worker: RunningWorker) {
     call,
     org: (name: string) => call<Created>("POST", "/v1/orgs", { name }),
     project: (orgId: string, name: string) => call<Created>("POST", `/v1/orgs/${orgId}/projects`, { name }),
-    user: (name: string) => call<Created>("POST", "/v1/users", { name, email: `${crypto.randomUUID()}@example.com` }),
+    /** A user; the email is made unique (a readable one keeps its local part: `ada@example.com` → `ada+3f2a…@example.com`). */
+    user: (name: string, email?: string) =>
+      call<Created>("POST", "/v1/users", { name, email: email ? email.replace("@", `+${crypto.randomUUID().slice(0, 8)}@`) : `${crypto.randomUUID()}@example.com` }),
     member: (orgId: string, userId: string, role: "admin" | "member") => call("POST", `/v1/orgs/${orgId}/members`, { user_id: userId, role }),
     token: (path: string, description = "") => call<Token>("POST", path, { description }),
     deleteToken: (path: string) => call("DELETE", path),
@@ -35,7 +37,7 @@ export function apiOf(worker: RunningWorker) {
       const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ issuer, claims: githubClaims(worker.url, { owner, repository: "widgets" }, { iss: issuer }) }),
+        body: JSON.stringify({ issuer, claims: githubClaims(worker.audience, { owner, repository: "widgets" }, { iss: issuer }) }),
       });
       const { token: idToken } = (await signed.json()) as { token: string };
       const exchanged = await fetch(`${worker.url}/token`, {

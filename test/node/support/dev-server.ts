@@ -60,6 +60,8 @@ export interface DevServerOptions {
   args?: string[];
   /** How long to wait for the first answer, in ms (default 120 s). */
   readyTimeoutMs?: number;
+  /** Every chunk the process prints, unbounded (e.g. to scan a whole run's logs for secrets). */
+  onOutput?: (chunk: string) => void;
 }
 
 /** Starts `npm start`'s script; retries with new ports if one was taken in the meantime. */
@@ -101,7 +103,10 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   });
   // The last 256 KiB: enough for any failure message, bounded for long suites.
   let output = "";
-  const capture = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-256 * 1024));
+  const capture = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-256 * 1024);
+    options.onOutput?.(chunk.toString());
+  };
   child.stdout!.on("data", capture);
   child.stderr!.on("data", capture);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
