@@ -173,7 +173,7 @@ describe("a project admin, from the page alone", () => {
     // Closing the dialog leaves only the masked preview, and the address is the project's.
     await dialog.getByRole("button", { name: "Close" }).click();
     await expect.poll(() => page.locator("#issued-token").count()).toBe(0);
-    expect(page.url()).toBe(at(`/settings/projects/${projectId}`));
+    await expect.poll(() => page.url()).toBe(at(`/settings/projects/${projectId}`));
     expect(await page.content()).not.toContain(plaintext);
     const row = page.locator("tr", { hasText: "registry pull for staging" });
     const preview = (await row.locator("code").textContent())!;
@@ -294,7 +294,9 @@ describe("a project admin, from the page alone", () => {
     handled.add(plaintext);
     await checkAndScreenshot(page, "flow-account-token-dialog");
     await page.locator("#issued-token").getByRole("button", { name: "Close" }).click();
-    expect(page.url()).toBe(at("/settings/account"));
+    // The dialog's close handler removes it and then rewrites the address: wait for both.
+    await expect.poll(() => page.locator("#issued-token").count()).toBe(0);
+    await expect.poll(() => page.url()).toBe(at("/settings/account"));
     await checkAndScreenshot(page, "flow-account");
     await page.locator("tr", { hasText: "second laptop" }).getByRole("button", { name: /^Delete user token/ }).click();
     await submitWith(page.locator("dialog[open]").getByRole("button", { name: "Delete" }));
