@@ -52,7 +52,8 @@ describe("recent exchanges", () => {
     expect(text).toContain("ref: refs/heads/main");
     expect(text).toContain(`workflow_ref: ${p.claims.workflow_ref}`);
     expect(text).toContain(`run_id: ${p.claims.run_id}`);
-    expect(text).toContain(`refused ${p.refusedEvent.reason} ${p.refusedEvent.detail}`);
+    // The reason as the audit log names it, what the wire told the job, and the failed checks.
+    expect(text).toContain(`refused ${p.refusedEvent.reason} no trust relationship of this project admits this token; ${p.refusedEvent.detail}`);
     expect(p.refusedEvent.detail).toBe("failed: conditions");
     expect(text).toContain(`Relationship ${p.relationshipId}`);
     expect(text).toContain(`${p.shadowId} would admit`);
@@ -83,7 +84,18 @@ describe("recent exchanges", () => {
     expect(second).not.toContain("Older exchanges</a>");
     expect(second).toContain(`href="/settings/projects/${q.projectId}/exchanges">Latest exchanges</a>`);
 
+    // The listing's outcome filter: refused only (12 of the 23), on one page; an empty one is all; another value is refused.
+    const refusedOnly = await (await browser.get(`/settings/projects/${q.projectId}/exchanges?outcome=refused`)).text();
+    expect(shown(refusedOnly)).toEqual(mine.filter((e) => e.kind === "exchange" && e.outcome === "refused").map((e) => e.id));
+    expect(shown(refusedOnly)).toHaveLength(12);
+    expect(refusedOnly).toContain('<option value="refused" selected="">refused only</option>');
+    expect(shown(await (await browser.get(`/settings/projects/${q.projectId}/exchanges?outcome=`)).text())).toHaveLength(20);
+    const bogus = await expectPageError(await browser.get(`/settings/projects/${q.projectId}/exchanges?outcome=maybe`), 400, "invalid_request");
+    expect(decodeText(bogus)).toContain("outcome: ");
+
     const cursor = new URL(decodeText(next!), "https://x").searchParams.get("cursor")!;
+    // A cursor is bound to its filters, as on the API.
+    await expectPageError(await browser.get(`/settings/projects/${q.projectId}/exchanges?outcome=refused&cursor=${cursor}`), 400, "invalid_request");
     await expectPageError(await browser.get(`/settings/projects/${q.projectId}/exchanges?cursor=nonsense`), 400, "invalid_request");
     // The cursor of this project's listing is not the other project's.
     await expectPageError(await browser.get(`/settings/projects/${q.other}/exchanges?cursor=${cursor}`), 400, "invalid_request");
@@ -156,7 +168,7 @@ describe("explaining a refused exchange", () => {
     const form = await (await browser.get(`/settings/projects/${p.projectId}/explain?event=${p.refusedEvent.id}`)).text();
     const context = mainText(/<dl class="facts" id="explained-event">[\s\S]*?<\/dl>/.exec(form)![0]);
     expect(context).toContain(`Identity ${p.owner}/${p.repository}`);
-    expect(context).toContain(`Refused ${p.refusedEvent.reason} failed: conditions`);
+    expect(context).toContain(`Refused ${p.refusedEvent.reason} no trust relationship of this project admits this token; failed: conditions`);
     expect(context).toContain("ref refs/heads/dev");
     expect(form).toContain(`<input type="hidden" name="event" value="${p.refusedEvent.id}"/>`);
 
@@ -178,6 +190,9 @@ describe("explaining a refused exchange", () => {
     expect(text).toContain("What POST /token answers 400 invalid_target");
     expect(text).toContain("GitHub Actions, signature verified");
     expect(text).toContain(`${p.shadowId} would admit`);
+    // The token's decoded claims (never the token itself).
+    expect(mainText(/<dl class="facts" id="token-claims">[\s\S]*?<\/dl>/.exec(html)![0])).toContain(`repository ${p.owner}/${p.repository}`);
+    expect(mainText(/<dl class="facts" id="token-claims">[\s\S]*?<\/dl>/.exec(html)![0])).toContain("ref refs/heads/dev");
     // Each stage, with its result.
     for (const stage of ["format", "header", "issuer", "key", "signature", "times", "claims", "audience", "replay"]) expect(text).toContain(`${stage}: pass`);
     // Each relationship's checks: expected, actual, pass or fail.

@@ -56,13 +56,15 @@ export const exchangeRoutes = new Hono<AppEnv>();
 exchangeRoutes.get("/projects/:project_id/exchanges", page(async (c, session) => {
   const ctx = adminContextFor(c, session.principal);
   const project = await getProject(ctx, c.req.param("project_id")!);
-  const cursor = c.req.query("cursor");
-  const query = async () =>
-    validate(AuditQuery, { project_id: project.id, kind: "exchange", limit: String(EXCHANGES_PAGE), ...(cursor === undefined ? {} : { cursor }) });
+  const { cursor, outcome } = c.req.query();
+  // The filter's "all" is an empty outcome; anything else is the listing's to accept or refuse.
+  const filters = { project_id: project.id, kind: "exchange", limit: String(EXCHANGES_PAGE), cursor, outcome: outcome || undefined };
+  const query = async () => validate(AuditQuery, filters);
   const { events, next_cursor } = await listOrgAudit(ctx, project.org_id, query);
   const org = await getOrganization(ctx, project.org_id);
   const exchanges = events.filter((e): e is ExchangeEvent & { kind: "exchange" } => e.kind === "exchange");
-  return render(c, <ExchangesPage session={session} data={{ org, project, events: exchanges, next: next_cursor, paged: cursor !== undefined }} />);
+  const data = { org, project, events: exchanges, next: next_cursor, paged: cursor !== undefined, outcome: filters.outcome as "minted" | "refused" | undefined };
+  return render(c, <ExchangesPage session={session} data={data} />);
 }));
 
 exchangeRoutes.get("/projects/:project_id/explain", page(async (c, session) => {
@@ -96,7 +98,10 @@ export const exchangeOperations = (): Operations => ({
     ...SIGNED_IN,
     summary: "A project's recent exchanges from the audit log, newest first (admins of its organization)",
     description: `Reads \`GET /v1/orgs/{org_id}/audit\`'s listing for this project's exchanges, ${EXCHANGES_PAGE} a page; a member is refused (403).`,
-    query: z.object({ cursor: z.string().optional().describe("The listing's cursor, from the page's *Older exchanges* link") }),
+    query: z.object({
+      outcome: z.string().optional().describe("`refused` or `minted` for those only; empty or absent for all"),
+      cursor: z.string().optional().describe("The listing's cursor, from the page's *Older exchanges* link"),
+    }),
     responses: { 200: html("The exchanges"), 303: to("/settings/sign-in") },
     errors: [400, 403, ...READING],
   },

@@ -10,6 +10,7 @@
 import type { ExchangeEvent as StoredExchange } from "../../audit/events";
 import type { ProviderName } from "../../config";
 import type { Organization, Project } from "../../db/organizations";
+import { toWire, type Reason, type WireError } from "../../errors";
 import type { ExplainedCheck, Explanation } from "../../trust/explain";
 import type { FormState } from "../forms";
 import type { UiSession } from "../session";
@@ -28,6 +29,17 @@ const crumbs = (org: Organization, project: Project) => [
 /** A claim or check value as text: strings as they are, anything else as JSON; absent says so. */
 const text = (value: unknown) => (value === null || value === undefined ? "(absent)" : typeof value === "string" ? value : JSON.stringify(value));
 
+/** A refusal: its reason as the audit log and log line name it, and what the wire told the job (when this version knows the reason). */
+function Refusal({ e }: { e: ExchangeEvent }) {
+  const wire = e.reason ? (toWire(e.reason as Reason) as WireError | undefined) : undefined;
+  return (
+    <>
+      <code>{e.reason ?? "?"}</code> {wire && `${wire.description}; `}
+      {e.detail}
+    </>
+  );
+}
+
 function Outcome({ e }: { e: ExchangeEvent }) {
   return e.outcome === "minted" ? (
     <span>
@@ -35,7 +47,7 @@ function Outcome({ e }: { e: ExchangeEvent }) {
     </span>
   ) : (
     <span>
-      <strong>refused</strong> <code>{e.reason ?? "?"}</code> {e.detail}
+      <strong>refused</strong> <Refusal e={e} />
     </span>
   );
 }
@@ -115,11 +127,14 @@ export interface ExchangesPageData {
   next: string | null;
   /** Whether this page is a later one (a cursor was given). */
   paged: boolean;
+  /** Only minted or only refused exchanges; all when absent. */
+  outcome?: "minted" | "refused";
 }
 
 export function ExchangesPage({ session, data }: { session: UiSession; data: ExchangesPageData }) {
-  const { org, project, events, next } = data;
+  const { org, project, events, next, outcome } = data;
   const base = `/settings/projects/${project.id}`;
+  const only = outcome ? `outcome=${outcome}&` : "";
   return (
     <Page title={`Recent exchanges: ${project.name}`} session={session} section="home" breadcrumbs={crumbs(org, project)}>
       <section class="card" aria-labelledby="exchanges-heading">
@@ -128,6 +143,19 @@ export function ExchangesPage({ session, data }: { session: UiSession; data: Exc
           From the organization's audit log, newest first: every exchange of a verified ID token for this project, minted or refused. Tokens
           that failed verification are not recorded. Explain a refused one with that job's ID token.
         </p>
+        <form method="get" action={`${base}/exchanges`} class="actions filter">
+          <label for="outcome">Show</label>
+          <select id="outcome" name="outcome">
+            {(["", "refused", "minted"] as const).map((o) => (
+              <option value={o} selected={(outcome ?? "") === o}>
+                {o ? `${o} only` : "all exchanges"}
+              </option>
+            ))}
+          </select>
+          <button type="submit" class="secondary">
+            Show
+          </button>
+        </form>
         {events.length === 0 ? (
           <p class="empty">No exchanges recorded{data.paged ? " before these." : " for this project yet."}</p>
         ) : (
@@ -138,9 +166,9 @@ export function ExchangesPage({ session, data }: { session: UiSession; data: Exc
           </ul>
         )}
         <div class="actions">
-          {data.paged && <a href={`${base}/exchanges`}>Latest exchanges</a>}
+          {data.paged && <a href={`${base}/exchanges${only && `?${only.slice(0, -1)}`}`}>Latest exchanges</a>}
           {next && (
-            <a class="button secondary" href={`${base}/exchanges?cursor=${encodeURIComponent(next)}`}>
+            <a class="button secondary" href={`${base}/exchanges?${only}cursor=${encodeURIComponent(next)}`}>
               Older exchanges
             </a>
           )}
@@ -221,6 +249,19 @@ function Trace({ e }: { e: Explanation }) {
             <Time at={e.evaluated_at} seconds />
           </dd>
         </dl>
+        {e.token.claims && (
+          <details>
+            <summary>The token's claims</summary>
+            <dl class="facts" id="token-claims">
+              {Object.entries(e.token.claims).map(([k, v]) => (
+                <>
+                  <dt>{k}</dt>
+                  <dd class="mono">{text(v)}</dd>
+                </>
+              ))}
+            </dl>
+          </details>
+        )}
         <p class="hint">Explain mints nothing, spends nothing and writes nothing: the job's token is as it was.</p>
       </section>
       <section class="card" aria-labelledby="relationships-heading">
@@ -282,7 +323,7 @@ export function ExplainPage({ session, data }: { session: UiSession; data: Expla
             </dd>
             <dt>Refused</dt>
             <dd>
-              <code>{event.reason ?? "?"}</code> {event.detail}
+              <Refusal e={event} />
             </dd>
             {Object.entries(event.provenance).map(([k, v]) => (
               <>
