@@ -132,6 +132,16 @@ describe("recent exchanges", () => {
       // The page's own script is the only one.
       expect(page.match(/<script/g)).toHaveLength(1);
     }
+    // Explain's context is only ever a refused exchange of this project of this organization.
+    for (const e of [...foreign, sampleEvent({ orgId: q.orgId, projectId: q.projectId, ms: ms + 5, outcome: "minted" })]) {
+      await store([e]);
+      const page = await browser.get(`/settings/projects/${q.projectId}/explain?event=${e.id}`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).not.toContain('id="explained-event"');
+      expect(html).not.toContain(e.request_id);
+    }
+    expect(await (await browser.get(`/settings/projects/${q.projectId}/explain?event=${hostile.id}`)).text()).toContain('id="explained-event"');
   });
 
   it("is for the organization's admins: a member is refused with 403 insufficient_scope, another tenant with 404, nobody sent to sign in", async () => {
