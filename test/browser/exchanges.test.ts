@@ -9,7 +9,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiOf } from "./support/api.js";
-import { checkAndScreenshot, launchBrowser, type LaunchedBrowser } from "./support/browser.js";
+import { checkAndScreenshot, expectNoSeriousAxeViolations, launchBrowser, type LaunchedBrowser } from "./support/browser.js";
 import { startWorker, type RunningWorker } from "./support/worker.js";
 
 let worker: RunningWorker;
@@ -96,6 +96,10 @@ describe("a project admin explains a refused exchange from the page", () => {
     expect(await page.content()).not.toContain(idToken.split(".")[2]);
     expect(await page.getByLabel("The job's ID token").inputValue()).toBe("");
     await checkAndScreenshot(page, "explain-trace");
+    // The failures' danger colour, in the dark scheme too.
+    await page.emulateMedia({ colorScheme: "dark" });
+    await expectNoSeriousAxeViolations(page, "explain-trace (dark)");
+    await page.emulateMedia({ colorScheme: null });
 
     // Explaining wrote nothing: the log still holds the one exchange.
     const log = await api.call<{ events: unknown[] }>("GET", `/v1/orgs/${org.id}/audit?kind=exchange`);
