@@ -228,6 +228,21 @@ describe("explaining a refused exchange", () => {
     await expectExchanged(token, { audience: s.projectId });
   });
 
+  it("renders a pasted token's hostile claims as text in the trace", async () => {
+    const hostile = { ref: "<script>alert(1)</script>", environment: '"><img src=x onerror=alert(2)>', workflow: "' onmouseover='alert(3)" };
+    const s = await seedGithub(hostile, { conditions: { ref: "refs/heads/main" } });
+    const browser = await operator();
+    const csrf = await browser.csrfOf(`/settings/projects/${s.projectId}/explain`);
+    const html = await (await browser.post(`/settings/projects/${s.projectId}/explain`, { csrf, subject_token: await sign(s.claims) })).text();
+    expect(html).not.toMatch(/<script>alert|<img|onmouseover='/);
+    expect(html.match(/<script/g)).toHaveLength(1);
+    const text = mainText(html);
+    expect(text).toContain(`ref ${hostile.ref}`);
+    expect(text).toContain(`environment ${hostile.environment}`);
+    // The failing condition's actual value, as text too.
+    expect(text).toContain(`conditions.ref (claim ref) refs/heads/main ${hostile.ref} fail`);
+  });
+
   it("refuses a post without the session's CSRF field or from another site (403 access_denied), before spending the budget or reading the token", async () => {
     const s = await seedGithub();
     const token = await sign(s.claims);
