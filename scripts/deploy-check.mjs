@@ -28,11 +28,12 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 /**
  * The production bundle's gzip budget, in KiB, as wrangler reports the upload. This
- * milestone's target is 64 KiB; the bundle meets 160 KiB today (158.5 KiB with the settings
- * page's forms, the OpenAPI document, explain, suggest and the audit log, rounded up to the
- * next 8 KiB), and issue 12's bundle work lowers this constant to 64 as it gets there.
+ * milestone's target is 64 KiB; the bundle meets 168 KiB today (162.6 KiB with the settings
+ * page's forms, recent exchanges and explain form, the OpenAPI document, explain, suggest and
+ * the audit log, rounded up to the next 8 KiB), and issue 12's bundle work lowers this
+ * constant to 64 as it gets there.
  */
-export const BUNDLE_BUDGET_GZIP_KIB = 160;
+export const BUNDLE_BUDGET_GZIP_KIB = 168;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 

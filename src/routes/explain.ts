@@ -9,6 +9,7 @@
  */
 import { Hono } from "hono";
 import { credentialIdentity } from "../access/principal";
+import type { AdminContext } from "../admin/context";
 import { explainSubjectToken, SubjectTokenInput, type InspectContext } from "../admin/explain";
 import { suggestTrustRelationship } from "../admin/suggest";
 import { isolateKeyCache } from "../providers/key-cache";
@@ -20,8 +21,12 @@ import type { AppContext, AppEnv } from "./context";
 import { ADMIN, BODY, type Operations } from "./document";
 import { enforceLimit } from "./rate-limit";
 
-async function inspectContext(c: AppContext): Promise<InspectContext> {
-  const ctx = await adminContext(c);
+/**
+ * An admin context made into explain's and suggest's: the isolate's key cache and the
+ * credential's own EXPLAIN_LIMITER budget. The settings page's explain form uses it too,
+ * so a credential has one budget whichever door it calls through.
+ */
+export function inspectContextOf(c: AppContext, ctx: AdminContext): InspectContext {
   const log = c.get("log");
   return {
     ...ctx,
@@ -30,6 +35,8 @@ async function inspectContext(c: AppContext): Promise<InspectContext> {
     limit: () => enforceLimit(c.env.EXPLAIN_LIMITER, `cred:${credentialIdentity(ctx.principal)}`),
   };
 }
+
+const inspectContext = async (c: AppContext) => inspectContextOf(c, await adminContext(c));
 
 /** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
 export const explainOperations = (): Operations => ({

@@ -6,7 +6,7 @@
  * HTTP only, like `routes/`: check the origin of every POST, resolve the session, read
  * and check the form, call the same admin verbs as the API (`admin/`) with the session's
  * principal, render. Signing in and out and the first page are here; each page and its
- * forms are in `routes/` (organization, project, account). Refusals render as pages with the wire's status and error code (in
+ * forms are in `routes/` (organization, project, its exchanges and explain, account). Refusals render as pages with the wire's status and error code (in
  * `data-error`), never as JSON. What this file does not do: decide who may touch what
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
@@ -22,6 +22,7 @@ import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
 import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
 import { html, READING, SIGNED_IN, to } from "./operations";
 import { accountOperations, accountRoutes } from "./routes/account";
+import { exchangeOperations, exchangeRoutes } from "./routes/exchanges";
 import { orgOperations, orgRoutes } from "./routes/org";
 import { projectOperations, projectRoutes } from "./routes/project";
 import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
@@ -110,6 +111,7 @@ export const settingsOperations = (): Operations => ({
   },
   ...orgOperations(),
   ...projectOperations(),
+  ...exchangeOperations(),
   ...accountOperations(),
 });
 
@@ -195,6 +197,7 @@ settingsApp.get("/", async (c) => {
 
 settingsApp.route("/", orgRoutes);
 settingsApp.route("/", projectRoutes);
+settingsApp.route("/", exchangeRoutes);
 settingsApp.route("/", accountRoutes);
 
 settingsApp.all("*", () => {

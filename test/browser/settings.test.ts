@@ -71,8 +71,9 @@ async function userInOrg(orgName: string, userName: string, role: "admin" | "mem
 describe("signing in", () => {
   it("signs the operator in by keyboard alone, with a visible focus ring, and out again", async () => {
     await page.goto(at("/settings/sign-in"));
-    // The token field has focus on arrival; backwards from it, the skip link comes first on the page.
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    // The token field has focus on arrival (autofocus runs after load: wait for it, it raced on a
+    // loaded machine); backwards from it, the skip link comes first on the page.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("token");
     let onSkipLink = false;
     for (let i = 0; i < 5 && !onSkipLink; i++) {
       await page.keyboard.press("Shift+Tab");

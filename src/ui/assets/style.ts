@@ -155,6 +155,11 @@ ul.plain.compact li { padding: 0; border: 0; }
 .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 textarea.token { word-break: break-all; resize: none; }
 dialog h2 { margin-top: 0; }
+.trace-item + .trace-item { border-top: 1px solid var(--border); margin-top: 1rem; }
+ul.hints { padding-left: 1.25rem; }
+tr[data-pass="false"] td { color: var(--danger); }
+.filter label { margin: 0; }
+.filter select { width: auto; }
 dialog { max-width: min(36rem, calc(100vw - 2rem)); border: 1px solid var(--border); border-radius: var(--radius); background: var(--surface); color: var(--text); padding: 1.25rem; }
 dialog::backdrop { background: rgb(0 0 0 / 0.5); }
 

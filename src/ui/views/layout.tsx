@@ -131,11 +131,11 @@ export function Page({ title, session, section = "none", breadcrumbs, children }
   );
 }
 
-/** A Unix time as a readable UTC date with a machine-readable `datetime`. */
-export function Time({ at }: { at: number | null }) {
+/** A Unix time as a readable UTC date with a machine-readable `datetime` (to the second where events are told apart by it). */
+export function Time({ at, seconds }: { at: number | null; seconds?: boolean }) {
   if (at === null) return <span>never</span>;
   const iso = new Date(at * 1000).toISOString();
-  return <time datetime={iso}>{`${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`}</time>;
+  return <time datetime={iso}>{`${iso.slice(0, 10)} ${iso.slice(11, seconds ? 19 : 16)} UTC`}</time>;
 }
 
 /**

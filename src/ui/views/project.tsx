@@ -1,7 +1,8 @@
 /**
  * A project's details and settings as the signed-in principal may read them: its ID (CI
  * jobs pass it as `audience`), its trust relationships with their pinned IDs and
- * conditions (adding and deleting them), its project tokens, and deleting the project.
+ * conditions (adding and deleting them), a link to its recent exchanges (admins), its project
+ * tokens, and deleting the project.
  * Every value shown here was typed by someone and is rendered as text.
  */
 import type { IssuedStaticToken, StaticTokenView } from "../../admin/static-tokens";
@@ -65,6 +66,17 @@ export function ProjectPage({ session, data, state = {} }: { session: UiSession;
         </div>
         <p class="hint">Which CI jobs may exchange their ID token for a token of this project.</p>
         <RelationshipList session={session} relationships={relationships} admin={admin} />
+      </section>
+      <section class="card" aria-labelledby="exchanges-heading">
+        <h2 id="exchanges-heading">Recent exchanges</h2>
+        {admin ? (
+          <p>
+            <a href={`${base}/exchanges`}>See recent exchanges</a>: which jobs got a token for this project, and which were refused and why, from the
+            audit log. Explain a refused one from there.
+          </p>
+        ) : (
+          <p class="hint">The audit log, and so this project's exchanges, is for the organization's admins.</p>
+        )}
       </section>
       <section class="card" aria-labelledby="tokens-heading">
         <h2 id="tokens-heading">Project tokens</h2>

@@ -29,6 +29,30 @@ export function apiOf(worker: RunningWorker) {
     member: (orgId: string, userId: string, role: "admin" | "member") => call("POST", `/v1/orgs/${orgId}/members`, { user_id: userId, role }),
     token: (path: string, description = "") => call<Token>("POST", path, { description }),
     deleteToken: (path: string) => call("DELETE", path),
+    /** A GitHub Actions ID token for `owner/repository`, signed by the stand-in issuer (`overrides` on top of realistic claims). */
+    async githubIdToken(owner: string, repository: string, overrides: Record<string, unknown> = {}): Promise<string> {
+      const issuer = `${worker.issuerOrigin}/github`;
+      const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ issuer, claims: githubClaims(worker.audience, { owner, repository }, { iss: issuer, ...overrides }) }),
+      });
+      return ((await signed.json()) as { token: string }).token;
+    },
+    /** POST /token with this project as `audience`, as a job would: the response's status and body. */
+    async exchange(idToken: string, projectId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+      const response = await fetch(`${worker.url}/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+          subject_token: idToken,
+          subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+          audience: projectId,
+        }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    },
     /** A real job token: a GitHub relationship, an ID token from the stand-in issuer, POST /token. */
     async jobToken(projectId: string): Promise<string> {
       const issuer = `${worker.issuerOrigin}/github`;
