@@ -7,7 +7,7 @@
  * exchange's own dependencies (`exchangeVerifyDeps`: the same key cache and the same
  * pre-fetch gate, for this project), then one D1 round trip reading every relationship of
  * the project and whether the token's replay record exists. It mints nothing, consumes no
- * `jti`, pins nothing and writes nothing.
+ * `jti`, pins nothing and writes nothing but its audit record (what it concluded, who asked).
  */
 import * as z from "zod";
 import { authorizeProject } from "../access/reach";
@@ -18,6 +18,7 @@ import type { KeyCache } from "../providers/key-cache";
 import { inspectIdToken, replayRecord } from "../providers/verify";
 import { loadSigningKeys } from "../tokens/signing-keys";
 import { explain, type Explanation } from "../trust/explain";
+import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 
 /** The body of explain and suggest: the pasted token (its size is the verifier's first check). */
@@ -53,7 +54,8 @@ export const verifyEnvironment = (ctx: InspectContext): VerifyEnvironment => ({
   noteProvider: ctx.noteProvider,
 });
 
-export async function explainSubjectToken(ctx: InspectContext, projectId: string, input: Input<SubjectTokenInput>): Promise<Explanation> {
+/** The explanation, and its audit record (explain's only write, made by the door that recorded it). */
+export async function explainSubjectToken(ctx: InspectContext, projectId: string, input: Input<SubjectTokenInput>): Promise<Changed<Explanation>> {
   const { project, subjectToken } = await projectAndToken(ctx, projectId, input);
   const inspection = await inspectIdToken(subjectToken, exchangeVerifyDeps(verifyEnvironment(ctx), project.id));
   const replay = inspection.token ? replayRecord(inspection.token) : undefined;
@@ -61,7 +63,7 @@ export async function explainSubjectToken(ctx: InspectContext, projectId: string
     findProjectRelationshipsAndReplay(ctx.db, project.id, replay?.key),
     loadSigningKeys(ctx.config.signingKeys),
   ]);
-  return explain({
+  const explanation = explain({
     projectId: project.id,
     now: ctx.now,
     audience: ctx.config.audience,
@@ -71,4 +73,13 @@ export async function explainSubjectToken(ctx: InspectContext, projectId: string
     usedBefore,
     signingKeysConfigured: signingKeys !== null,
   });
+  const { token, exchange } = explanation;
+  const after = {
+    provider: token.provider,
+    signature_verified: token.signature_verified,
+    status: exchange.status,
+    error: exchange.error,
+    relationship_id: exchange.relationship_id,
+  };
+  return { result: explanation, change: { action: "project.explain", orgId: project.org_id, projectId: project.id, after } };
 }

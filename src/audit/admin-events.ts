@@ -39,6 +39,7 @@ function locate(change: AdminChange): Located {
       return { ...where, ...shown, resource_id: change.orgId };
     case "project.create":
     case "project.delete":
+    case "project.explain":
       return { ...where, ...shown, resource_id: change.projectId };
     case "trust_relationship.create":
     case "trust_relationship.delete":

@@ -97,6 +97,7 @@ export const ADMIN_ACTIONS = [
   "static_token.create",
   "static_token.delete",
   "pull_token.create",
+  "project.explain",
 ] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 

@@ -47,7 +47,7 @@ export function auditExchange(c: AppContext, audience: string | undefined) {
  * door that changes something goes through here: the admin API (`audited`) and the
  * settings page (`ui/context.ts`'s `perform`).
  */
-export async function performAudited<T>(c: AppContext, ctx: AdminContext, verb: (ctx: AdminContext) => Promise<Changed<T>>): Promise<T> {
+export async function performAudited<C extends AdminContext, T>(c: AppContext, ctx: C, verb: (ctx: C) => Promise<Changed<T>>): Promise<T> {
   const { result, change } = await verb(ctx);
   sendAuditEvent(auditSink(c), adminEvent(change, ctx.principal, { requestId: c.get("log").request_id, nowMs: Date.now() }));
   return result;

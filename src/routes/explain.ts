@@ -16,6 +16,7 @@ import { isolateKeyCache } from "../providers/key-cache";
 import { Explanation } from "../trust/explain";
 import { Suggestion } from "../trust/suggest";
 import { readJsonBody } from "./body";
+import { performAudited } from "./audit";
 import { adminContext } from "./caller";
 import type { AppContext, AppEnv } from "./context";
 import { ADMIN, BODY, type Operations } from "./document";
@@ -44,7 +45,7 @@ export const explainOperations = (): Operations => ({
     tag: "trust relationships",
     summary: "Explain what POST /token answers for a subject token, and why (an admin of the project)",
     description:
-      "Runs the exchange's own verifier and authorizer with this project as `audience`: every verification stage with its checks, every relationship of the project (enforce and shadow) with every check (expected vs actual, pass, hints), and the exchange's answer. Mints nothing, spends no `jti`, pins and writes nothing. Stages after a failed issuer, key or signature are `skipped`. A `200` whatever the token: its verdict is in the body.",
+      "Runs the exchange's own verifier and authorizer with this project as `audience`: every verification stage with its checks, every relationship of the project (enforce and shadow) with every check (expected vs actual, pass, hints), and the exchange's answer. Mints nothing, spends no `jti`, pins nothing and writes nothing but its audit entry (`project.explain`: who asked, and the answer's status and error, never the token). Stages after a failed issuer, key or signature are `skipped`. A `200` whatever the token: its verdict is in the body.",
     security: "credential",
     body: { media: "json", schema: SubjectTokenInput, required: true },
     responses: { 200: { description: "The explanation", schema: Explanation } },
@@ -64,7 +65,7 @@ export const explainOperations = (): Operations => ({
 
 export const explainRoutes = new Hono<AppEnv>()
   .post("/v1/projects/:project_id/explain", async (c) =>
-    c.json(await explainSubjectToken(await inspectContext(c), c.req.param("project_id"), () => readJsonBody(c, SubjectTokenInput))),
+    c.json(await performAudited(c, await inspectContext(c), (ctx) => explainSubjectToken(ctx, c.req.param("project_id"), () => readJsonBody(c, SubjectTokenInput)))),
   )
   .post("/v1/projects/:project_id/trust-relationships/suggest", async (c) =>
     c.json(await suggestTrustRelationship(await inspectContext(c), c.req.param("project_id"), () => readJsonBody(c, SubjectTokenInput))),

@@ -13,7 +13,8 @@ import { githubClaims, ISSUERS, signToken } from "../support/issuer";
 import { addMember, createStaticToken, createUser, json, mintJobToken } from "../tenancy/helpers";
 import { client } from "../robustness/support";
 import { recordingQueue, waitForAudit } from "./support";
-import { expectExchanged, listedRelationship } from "../support/exchange-seed";
+import { expectExchanged, listedRelationship, seedGithub } from "../support/exchange-seed";
+import { post as explainPost } from "../explain/support";
 
 const storedWithoutOrg = async (requestId: string) =>
   (await env.DB.prepare("SELECT org_id, body FROM audit_events WHERE json_extract(body, '$.request_id') = ?").bind(requestId).all<{ org_id: string | null; body: string }>()).results;
@@ -159,6 +160,37 @@ describe("admin changes", () => {
     await expectError(await api.admin("DELETE", `/v1/projects/prj_${"0".repeat(24)}`), 404, "not_found");
     await expectError(await api.admin("POST", "/v1/users", { name: "x", email: "x@example.com" }, memberToken.token), 403, "insufficient_scope");
     expect(queue.sent.map((e) => e.action)).toEqual(["organization.create"]);
+  });
+
+  it("records each explanation (who asked, what the exchange would answer), never the token or its claims", async () => {
+    const s = await seedGithub({ ref: "refs/heads/dev" }, { conditions: { ref: "refs/heads/main" } });
+    const token = await signToken(s.claims.iss, s.claims);
+    const response = await explainPost(`/v1/projects/${s.projectId}/explain`, { subject_token: token });
+    expect(response.status).toBe(200);
+    const event = await eventOf(s.orgId, response);
+    expect(event).toEqual({
+      id: expect.any(String),
+      time: expect.any(Number),
+      request_id: response.headers.get("x-request-id"),
+      kind: "admin",
+      org_id: s.orgId,
+      project_id: s.projectId,
+      actor: { type: "operator" },
+      action: "project.explain",
+      resource_id: s.projectId,
+      before: null,
+      after: { provider: "github", signature_verified: true, status: 400, error: "invalid_target", relationship_id: null },
+    });
+    const stored = JSON.stringify(await storedWithoutOrg(event.request_id));
+    for (const secret of [token, token.split(".")[2]!, String(s.claims.ref), String(s.claims.sha)]) expect(stored).not.toContain(secret);
+    // A refused explain (a member of the organization is not its admin) records nothing.
+    const queue = recordingQueue();
+    const member = await createUser();
+    await addMember(s.orgId, member, "member");
+    const memberToken = await createStaticToken(`/v1/users/${member}/tokens`);
+    const refused = await explainPost(`/v1/projects/${s.projectId}/explain`, { subject_token: token }, memberToken.token, { AUDIT_QUEUE: queue });
+    await expectError(refused, 403, "insufficient_scope");
+    expect(queue.sent).toEqual([]);
   });
 
   it("does not fail an admin change when the queue does", async () => {

@@ -20,6 +20,7 @@ import { AuditQuery, listOrgAudit } from "../../audit/queries";
 import { StsError, toWire } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
+import { performAudited } from "../../routes/audit";
 import { inspectContextOf } from "../../routes/explain";
 import { validate } from "../../validate";
 import { change, logRefusal, page, render, type PageStatus } from "../context";
@@ -81,7 +82,8 @@ exchangeRoutes.post("/projects/:project_id/explain", change(async (c, session, f
     return validate(SubjectTokenInput, { subject_token: token });
   };
   try {
-    const explanation = await explainSubjectToken(inspectContextOf(c, adminContextFor(c, session.principal)), projectId, read);
+    const ctx = inspectContextOf(c, adminContextFor(c, session.principal));
+    const explanation = await performAudited(c, ctx, (ctx) => explainSubjectToken(ctx, projectId, read));
     return explainPage(c, session, projectId, eventId, { explanation });
   } catch (error) {
     if (!isFormRefusal(error)) throw error;
