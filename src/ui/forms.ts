@@ -89,8 +89,8 @@ export const RELATIONSHIP_FIELDS: Record<ProviderName, readonly RelationshipFiel
   rwx: [{ name: "subject", kind: "text", required: true }],
 };
 
-/** Fields every provider's form has besides its own (`mode` joins them once relationships have one). */
-export const COMMON_RELATIONSHIP_FIELDS = ["description", "token_ttl_seconds", "conditions"] as const;
+/** Fields every provider's form has besides its own. */
+export const COMMON_RELATIONSHIP_FIELDS = ["description", "token_ttl_seconds", "conditions", "mode"] as const;
 
 export const conditionClaimField = (row: number) => `condition_claim_${row}`;
 export const conditionPatternField = (row: number) => `condition_pattern_${row}`;
@@ -111,6 +111,9 @@ export function relationshipBodyOf(provider: ProviderName, form: Map<string, str
   }
   const description = (form.get("description") ?? "").trim();
   if (description !== "") body.description = description;
+  // Passed as posted: the admin API names anything but "enforce" or "shadow" as refused.
+  const mode = form.get("mode");
+  if (mode !== undefined && mode !== "") body.mode = mode;
   const ttl = (form.get("token_ttl_seconds") ?? "").trim();
   if (ttl !== "") {
     if (!/^[0-9]{1,9}$/.test(ttl)) throw new StsError("field_invalid", "token_ttl_seconds: must be a whole number of seconds");

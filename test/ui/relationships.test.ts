@@ -117,6 +117,20 @@ describe("adding one relationship per provider", () => {
     expect((await listed(t.projectId)).find((r) => r.provider === "circleci")).toMatchObject({ accept_default_audience: true });
   });
 
+  it("adds a shadow relationship when Mode says so (enforce otherwise), and lists each one's mode", async () => {
+    const { t, browser, add } = await adminSession();
+    const form = await (await browser.get(`/settings/projects/${t.projectId}/trust-relationships/new?provider=rwx`)).text();
+    expect(tagWithId(form, "rel-mode")).toContain('name="mode"');
+    expect(form).toContain('<option value="shadow">Shadow: recorded only, never mints</option>');
+    expect((await add({ provider: "rwx", subject: "mint:acme:tight", mode: "shadow" })).status).toBe(303);
+    expect((await add({ provider: "rwx", subject: "mint:acme:loose" })).status).toBe(303);
+    const modes = Object.fromEntries((await listed(t.projectId)).filter((r) => r.provider === "rwx").map((r) => [r.subject, r.mode]));
+    expect(modes).toEqual({ "mint:acme:tight": "shadow", "mint:acme:loose": "enforce" });
+    const page = await (await browser.get(`/settings/projects/${t.projectId}`)).text();
+    expect(page).toContain("<dt>Mode</dt><dd>shadow (recorded only, never mints)</dd>");
+    expect(page).toContain("<dt>Mode</dt><dd>enforce</dd>");
+  });
+
   it("lists the new relationship on the project page with its pinned IDs, or says they are not pinned yet", async () => {
     const { t, browser, add } = await adminSession();
     await add({ provider: "github", owner: "acme", repository: "gadgets", owner_id: "77", description: "pinned owner" });
@@ -137,6 +151,7 @@ describe("refused fields, in the API's words, beside the field", () => {
     ["an RWX subject with spaces", { provider: "rwx", subject: "my vault" }, "rel-subject", "subject", /printable ASCII without spaces/],
     ["a lifetime that is not a number", { provider: "rwx", subject: "v", token_ttl_seconds: "1h" }, "rel-token_ttl_seconds", "token_ttl_seconds", /whole number of seconds/],
     ["a lifetime over 12 hours", { provider: "rwx", subject: "v", token_ttl_seconds: "43201" }, "rel-token_ttl_seconds", "token_ttl_seconds", /43200/],
+    ["a mode that is neither enforce nor shadow", { provider: "rwx", subject: "v", mode: "audit" }, "rel-mode", "mode", /enforce|shadow/],
   ];
   for (const [what, fields, input, field, message] of CASES) {
     it(`refuses ${what} (400) beside the field, keeping the form filled in, writing nothing`, async () => {

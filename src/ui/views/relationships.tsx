@@ -14,7 +14,7 @@ import { MAX_PATTERN_LENGTH } from "../../trust/conditions";
 import { CONDITION_ROWS, conditionClaimField, conditionPatternField, RELATIONSHIP_FIELDS, type FormState } from "../forms";
 import type { UiSession } from "../session";
 import { CONSEQUENCES } from "./confirm";
-import { CsrfField, DeleteButton, errorFor, FieldError, FormAlert, TextField } from "./forms";
+import { CsrfField, DeleteButton, errorFor, FieldError, FormAlert, SelectField, TextField } from "./forms";
 import { Page, Rich } from "./layout";
 
 export const PROVIDER_LABEL: Record<ProviderName, string> = {
@@ -204,6 +204,8 @@ function Relationship({ session, r, admin }: { session: UiSession; r: TrustRelat
         </dd>
         <dt>Token lifetime</dt>
         <dd>{`${r.token_ttl_seconds} s`}</dd>
+        <dt>Mode</dt>
+        <dd>{r.mode === "shadow" ? "shadow (recorded only, never mints)" : "enforce"}</dd>
       </dl>
     </li>
   );
@@ -404,6 +406,17 @@ export function RelationshipFormPage({ session, org, project, provider, state }:
           hint="How long a minted token lives: 60 to 43200 seconds. Empty means 3600 (one hour)."
           inputmode="numeric"
           placeholder="3600"
+          state={state}
+        />
+        <SelectField
+          form="rel"
+          name="mode"
+          label="Mode"
+          hint="Shadow: every exchange naming these jobs records whether this relationship would admit them (in Recent exchanges), but it never mints a token. Roll a tighter relationship out as shadow, then add it as enforce once it admits what it should."
+          options={[
+            { value: "enforce", label: "Enforce: jobs it admits get tokens" },
+            { value: "shadow", label: "Shadow: recorded only, never mints" },
+          ]}
           state={state}
         />
         <TextField form="rel" name="description" label="Description" hint="What it is for, shown in the list." state={state} maxlength={500} />
