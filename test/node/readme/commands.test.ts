@@ -1,4 +1,7 @@
 /**
+ * Every command the README shows against the service runs, as written, against a fresh
+ * `npm start` (the Deployment section's are run by test/node/deploy/readme-commands.test.ts).
+ *
  * The README's "Admin API" section is true:
  * - its walk-through (every `sh` block of the section) runs as written, in bash, against a
  *   fresh `npm start`, from the directory holding the `.dev.vars` that `npm start` wrote, and
@@ -8,12 +11,17 @@
  *   their body fields and query parameters, and who may call them as the operations say;
  * - nothing `npm start` and the walk-through print contains a secret of `.dev.vars` or a
  *   token the walk-through made.
+ * Every other `curl` example (`/token`, a shadow relationship, explain, suggest, the end-of-job
+ * revoke, the audit log) runs with its placeholders (`https://sts.example.com`, the example
+ * project ID, `org_…`, `$ID_TOKEN`, `$STS_ADMIN`, `$STS_TOKEN`, `$ORG_TOKEN`) filled in, and
+ * answers what the README shows; an example no runner here knows fails the test.
  * And the README stands alone: it points nowhere outside the repository's own files.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { githubClaims } from "../../support/ci-claims.mjs";
 import { ROOT, startDevServer, type DevServer } from "../support/dev-server.js";
 
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -197,17 +205,26 @@ describe("README: stands alone", () => {
 
 let sts: DevServer;
 let printed = "";
+/** npm start's own output alone: the worker's log lines among it. */
+let served = "";
+/** Tokens the commands made (minted JWTs), which nothing may print either. */
+const made: string[] = [];
 
 beforeAll(async () => {
-  sts = await startDevServer({ onOutput: (chunk) => (printed += chunk) });
+  sts = await startDevServer({
+    onOutput: (chunk) => {
+      printed += chunk;
+      served += chunk;
+    },
+  });
 }, 180_000);
 
 afterAll(async () => {
   await sts?.stop();
 });
 
-function bash(script: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+function bash(script: string, cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn("bash", ["-c", `set -euo pipefail\n${script}`], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, NO_COLOR: "1" } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c) => (stdout += c));
@@ -215,9 +232,14 @@ function bash(script: string, cwd: string): Promise<{ code: number | null; stdou
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }
 
-async function api(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${sts.url}${path}`, { headers: { authorization: `Bearer ${sts.vars.ADMIN_TOKEN}` } });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+async function api(path: string, init: { method?: string; body?: unknown; bearer?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${sts.url}${path}`, {
+    method: init.method ?? "GET",
+    headers: { authorization: `Bearer ${init.bearer ?? sts.vars.ADMIN_TOKEN}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
 describe("README: the admin API walk-through against npm start", () => {
@@ -258,9 +280,122 @@ describe("README: the admin API walk-through against npm start", () => {
     expect((await api(`/v1/projects/${projectId}/tokens`)).body).toEqual({ tokens: [] });
     expect((await api(`/v1/orgs/${orgId}/projects`)).body).toMatchObject({ projects: [{ id: projectId, name: "widgets" }] });
   });
+});
 
-  it("npm start and the walk-through print the names of .dev.vars's secrets, never their values", async () => {
-    // Printed so far: npm start's whole output (it wrote .dev.vars), wrangler's, the worker's log lines, the walk-through's.
+// ---- every other curl example ----
+
+const EXAMPLE_URL = "https://sts.example.com";
+const EXAMPLE_PROJECT = "prj_0123456789abcdef01234567";
+
+interface Example {
+  section: string;
+  code: string;
+  /** The JSON block right after it, when there is one. */
+  shown: string | undefined;
+}
+
+/** The `sh` blocks that call the service with curl, outside the sections tested elsewhere. */
+function curlExamples(): Example[] {
+  const out: Example[] = [];
+  for (const part of README.split(/\n(?=## )/).slice(1)) {
+    const section = part.slice(3, part.indexOf("\n"));
+    if (section === "Admin API" || section === "Deployment") continue;
+    for (const m of part.matchAll(/```sh\n([\s\S]*?)```\s*(?:```json\n([\s\S]*?)```)?/g)) {
+      if (/\bcurl\b/.test(m[1]!)) out.push({ section, code: m[1]!, shown: m[2] });
+    }
+  }
+  return out;
+}
+
+const keysOf = (value: unknown) => Object.keys(value as Record<string, unknown>).sort();
+const parsesAsJson = (text: string | undefined): unknown => {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+describe("README: every other curl example, against npm start", () => {
+  it("runs each as written, placeholders filled in, and gets what the README shows", async () => {
+    const examples = curlExamples();
+    // The tour below, in the order a user would meet them; any example it does not know fails.
+    const expected = ["Trust relationships", "Endpoints", "Explain", "Suggest", "Introspection and revocation", "Audit log"];
+    expect(examples.map((e) => e.section).sort(), "a curl example no runner here knows: add one").toEqual([...expected].sort());
+    const example = (section: string) => examples.find((e) => e.section === section)!;
+
+    // A project like the README's: GitHub jobs of acme/widgets, and an organization token.
+    const org = await api("/v1/orgs", { method: "POST", body: { name: "acme" } });
+    const orgId = String(org.body.id);
+    const project = await api(`/v1/orgs/${orgId}/projects`, { method: "POST", body: { name: "widgets" } });
+    const projectId = String(project.body.id);
+    expect((await api(`/v1/projects/${projectId}/trust-relationships`, { method: "POST", body: { provider: "github", owner: "acme", repository: "widgets" } })).status).toBe(201);
+    const orgToken = String((await api(`/v1/orgs/${orgId}/tokens`, { method: "POST", body: { description: "audit reader" } })).body.token);
+    const idToken = () => sts.signIdToken(githubClaims(sts.audience, { owner: "acme", repository: "widgets", ownerId: "1342004", repositoryId: "684210" }, { iss: sts.issuers.github }));
+
+    const run = async (section: string, env: Record<string, string>) => {
+      const { code } = example(section);
+      expect(code.includes(EXAMPLE_URL) || /\$STS_URL/.test(code), `${section}: names the service`).toBe(true);
+      const filled = code.replaceAll(EXAMPLE_URL, sts.url).replaceAll(EXAMPLE_PROJECT, projectId).replaceAll("org_…", orgId);
+      const result = await bash(filled, sts.dir, env);
+      expect(result.code, `${section}\n${result.stdout}\n${result.stderr}`).toBe(0);
+      printed += result.stdout + result.stderr;
+      return result.stdout;
+    };
+
+    // Trust relationships: a shadow relationship beside the one in force.
+    const shadowText = await run("Trust relationships", { STS_ADMIN: sts.vars.ADMIN_TOKEN! });
+    const shadow = JSON.parse(shadowText) as Record<string, unknown>;
+    expect(shadow).toMatchObject({ project_id: projectId, provider: "github", mode: "shadow", owner: "acme", repository: "widgets" });
+    expect(keysOf(shadow)).toEqual(keysOf(parsesAsJson(example("Trust relationships").shown)));
+
+    // Endpoints: POST /token with the job's ID token and the project as audience.
+    const minted = JSON.parse(await run("Endpoints", { ID_TOKEN: await idToken() })) as Record<string, unknown>;
+    expect(minted).toMatchObject({ token_type: "Bearer", issued_token_type: "urn:ietf:params:oauth:token-type:jwt", scope: "builds registry:pull registry:push" });
+    expect(keysOf(minted)).toEqual(keysOf(parsesAsJson(example("Endpoints").shown)));
+    const jobToken = String(minted.access_token);
+    made.push(jobToken);
+
+    // Explain and suggest, with fresh ID tokens.
+    const explained = JSON.parse(await run("Explain", { STS_ADMIN: sts.vars.ADMIN_TOKEN!, ID_TOKEN: await idToken() })) as Record<string, unknown>;
+    expect(explained).toMatchObject({ project_id: projectId });
+    expect(keysOf(explained)).toEqual(["evaluated_at", "exchange", "project_id", "relationships", "token", "verification"]);
+    expect(explained.relationships).toHaveLength(2);
+    const suggested = JSON.parse(await run("Suggest", { STS_ADMIN: sts.vars.ADMIN_TOKEN!, ID_TOKEN: await idToken() })) as Record<string, unknown>;
+    expect(keysOf(suggested)).toEqual(["explanations", "trust_relationship", "warnings"]);
+    expect(suggested.trust_relationship).toMatchObject({ provider: "github", owner: "acme", repository: "widgets", owner_id: "1342004", repository_id: "684210" });
+
+    // Introspection and revocation: the end-of-job revoke, with the job token as its own bearer.
+    const introspect = async (token: string) =>
+      (await (
+        await fetch(`${sts.url}/introspect`, { method: "POST", headers: { authorization: `Bearer ${sts.vars.INTROSPECTION_TOKEN}` }, body: new URLSearchParams({ token }) })
+      ).json()) as Record<string, unknown>;
+    expect((await introspect(jobToken)).active).toBe(true);
+    expect(await run("Introspection and revocation", { STS_TOKEN: jobToken })).toBe("");
+    expect(await introspect(jobToken)).toEqual({ active: false });
+
+    // Audit log: the organization's newest events (they arrive through a queue: a few seconds).
+    let page: { events: Record<string, unknown>[]; next_cursor: string | null } = { events: [], next_cursor: null };
+    for (let attempt = 0; attempt < 60 && page.events.length < 2; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+      page = JSON.parse(await run("Audit log", { ORG_TOKEN: orgToken })) as typeof page;
+    }
+    expect(page.events).toHaveLength(2);
+    expect(typeof page.next_cursor).toBe("string");
+    for (const event of page.events) expect(event).toMatchObject({ org_id: orgId });
+    const shown = parsesAsJson(example("Audit log").shown) as { events: Record<string, unknown>[] };
+    expect(keysOf(page)).toEqual(keysOf(shown));
+    for (const event of page.events) {
+      const like = shown.events.find((e) => e.kind === event.kind);
+      if (like) expect(keysOf(event), String(event.kind)).toEqual(keysOf(like));
+    }
+  });
+});
+
+// Last: everything above has printed what it prints.
+describe("README: secrets stay in .dev.vars", () => {
+  it("npm start and every command above print the names of .dev.vars's secrets, never their values", async () => {
+    // Printed so far: npm start's whole output (it wrote .dev.vars), wrangler's, the worker's log lines, every command's.
     expect(printed).toContain("ADMIN_TOKEN");
     expect(printed).toContain("INTROSPECTION_TOKEN");
     const keys = JSON.parse(sts.vars.SIGNING_KEYS!) as { d: string }[];
@@ -269,7 +404,10 @@ describe("README: the admin API walk-through against npm start", () => {
       expect(value.length, name).toBeGreaterThan(20);
       expect(printed.includes(value), `${name}'s value was printed`).toBe(false);
     }
-    // Nor any static token's plaintext (the walk-through made one).
+    // Nor any static token's plaintext (the commands made some).
     expect(printed).not.toMatch(/sts_(prj|org|usr)_[A-Za-z0-9]{36}/);
+    expect(made.length).toBeGreaterThan(0);
+    // The /token example prints the token it gets, as it should; the worker's log lines never do.
+    for (const token of made) expect(served.includes(token.split(".")[2]!), "a minted token is in npm start's output").toBe(false);
   });
 });
