@@ -2,7 +2,7 @@
 /**
  * `npm start`: edge-sts on http://localhost:8787 with an embedded local D1, no account needed.
  *
- * 1. Writes .dev.vars with fresh development secrets when it is missing (printed once), and
+ * 1. Writes .dev.vars with fresh development secrets when it is missing (never printed), and
  *    points the four CI issuers at a local stand-in issuer so `npm run demo` works.
  * 2. Applies the D1 migrations to the local database.
  * 3. Starts the stand-in CI issuer on 127.0.0.1:8788 and `wrangler dev` on :8787.
@@ -55,8 +55,9 @@ if (!existsSync(devVars)) {
     "",
   ];
   writeFileSync(devVars, lines.join("\n"), { mode: 0o600 });
-  console.log(`Wrote ${devVars === join(root, ".dev.vars") ? ".dev.vars" : devVars} with fresh development secrets. Your admin token (shown once):\n`);
-  console.log(`  ADMIN_TOKEN=${secrets.ADMIN_TOKEN}\n`);
+  // Names only, never values: terminal output ends up in CI logs, screen shares and bug reports.
+  const where = devVars === join(root, ".dev.vars") ? ".dev.vars" : devVars;
+  console.log(`Wrote ${where} with fresh development secrets (${Object.keys(secrets).join(", ")}): read them there.`);
 }
 
 const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...stateArgs], {

@@ -10,6 +10,7 @@
  * caller may read in full anyway, so forging one gains nothing; the checksum catches
  * edited and truncated cursors. It does not read the database.
  */
+import { decodeBase64Url, encodeBase64Url } from "../base64url";
 import { StsError } from "../errors";
 import { EVENT_ID_PATTERN } from "./events";
 import type { AuditFilters } from "./store";
@@ -18,23 +19,16 @@ import type { AuditFilters } from "./store";
 const payloadOf = (org: string, f: AuditFilters, lastId: string) =>
   ["1", org, [f.projectId, f.kind, f.outcome, f.fromId, f.toId].join(","), lastId].join("|");
 
-const base64Url = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-
 export async function encodeCursor(org: string, filters: AuditFilters, lastId: string): Promise<string> {
   const payload = payloadOf(org, filters, lastId);
-  return base64Url(`${payload}|${await checksum(payload)}`);
+  return encodeBase64Url(`${payload}|${await checksum(payload)}`);
 }
 
 /** The last event ID the cursor names; `field_invalid` naming `cursor` if it is not one of this listing's. */
 export async function decodeCursor(cursor: string, org: string, filters: AuditFilters): Promise<string> {
-  let decoded = "";
-  try {
-    decoded = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-  } catch {
-    // not base64: refused below
-  }
   // One spelling per cursor: base64 whose unused bits were edited decodes the same, so it is refused too.
-  if (base64Url(decoded) !== cursor) decoded = "";
+  const bytes = decodeBase64Url(cursor);
+  const decoded = bytes ? new TextDecoder().decode(bytes) : "";
   const at = decoded.lastIndexOf("|");
   const payload = decoded.slice(0, at);
   const lastId = payload.slice(payload.lastIndexOf("|") + 1);

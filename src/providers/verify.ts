@@ -18,6 +18,7 @@
  * It does not decide which project the token may reach: that is `trust/`.
  */
 import type { Config, ProviderName } from "../config";
+import { decodeBase64Url } from "../base64url";
 import { StsError, type Reason } from "../errors";
 import type { KeyCache, KeyStore } from "./key-cache";
 import type { Claims, JobIdentity, Provider, VerifiedToken } from "./provider";
@@ -28,7 +29,6 @@ export const CLOCK_TOLERANCE_SECONDS = 60;
 const MAX_KID_LENGTH = 256;
 const MAX_JTI_LENGTH = 256;
 const FORBIDDEN_HEADERS = ["jku", "jwk", "x5u", "x5c", "crit"];
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export interface VerifyDeps {
   config: Config;
@@ -315,18 +315,18 @@ interface Decoded {
  */
 function decodeCompact(raw: string): Decoded {
   const parts = raw.split(".");
-  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) throw new StsError("token_malformed");
+  if (parts.length !== 3 || parts.some((p) => p === "")) throw new StsError("token_malformed");
   const [h, p, s] = parts as [string, string, string];
   const header = decodeJson(h);
   const payload = decodeJson(p);
-  const signature = decodeBase64Url(s);
+  const signature = segmentBytes(s);
   return { header, payload, signingInput: new TextEncoder().encode(`${h}.${p}`) as Uint8Array<ArrayBuffer>, signature };
 }
 
 function decodeJson(segment: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(decodeBase64Url(segment)));
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(segmentBytes(segment)));
   } catch {
     throw new StsError("token_malformed");
   }
@@ -334,19 +334,8 @@ function decodeJson(segment: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-export function decodeBase64Url(segment: string): Uint8Array<ArrayBuffer> {
-  if (segment.length % 4 === 1) throw new StsError("token_malformed");
-  let binary: string;
-  try {
-    binary = atob(segment.replace(/-/g, "+").replace(/_/g, "/"));
-  } catch {
-    throw new StsError("token_malformed");
-  }
-  // Re-encoding what atob decoded must give the segment back: no stray bits, one spelling.
-  if (toBase64Url(btoa(binary)) !== segment) throw new StsError("token_malformed", undefined, "non-canonical base64url");
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+function segmentBytes(segment: string): Uint8Array<ArrayBuffer> {
+  const bytes = decodeBase64Url(segment);
+  if (!bytes) throw new StsError("token_malformed", undefined, "non-canonical base64url");
   return bytes;
 }
-
-const toBase64Url = (base64: string): string => base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -9,8 +9,13 @@
  * token or its parent has been revoked, or its project deleted, is stored state, checked
  * by the caller through `db/`. Any failure is `null`: callers must not tell the reasons
  * apart (RFC 7662 §2.2).
+ *
+ * Every segment must be canonical base64url: jose decodes leniently (unused bits of the last
+ * character ignored), so without this one token would have 16 accepted spellings of its
+ * signature, each a different string for anything that compares, hashes or caches tokens.
  */
 import { jwtVerify, type JWTHeaderParameters } from "jose";
+import { isCanonicalBase64Url } from "../base64url";
 import * as z from "zod";
 import { ID_PATTERN } from "../db/d1";
 import { parentFromClaims, type PullTokenParent } from "./pull-tokens";
@@ -70,7 +75,7 @@ export interface VerifyOwnContext {
 }
 
 export async function verifyOwnToken(token: string, keys: SigningKeys, ctx: VerifyOwnContext): Promise<OwnToken | null> {
-  if (!looksLikeJwt(token)) return null;
+  if (!looksLikeJwt(token) || !token.split(".").every(isCanonicalBase64Url)) return null;
   let payload: unknown;
   try {
     ({ payload } = await jwtVerify(token, (header: JWTHeaderParameters) => keyFor(keys, header), {

@@ -16,6 +16,7 @@
  */
 import { getCookie } from "hono/cookie";
 import { createUiSession, deleteUiSession, findUiSession, type StoredUiSession, type UiSessionKind } from "../db/ui-sessions";
+import { encodeBase64Url } from "../base64url";
 import { StsError } from "../errors";
 import { describePrincipal, identifyPrincipal, noteUse, type Principal } from "../access/principal";
 import { accessDeps, nowSeconds, type AppContext } from "../routes/context";
@@ -51,16 +52,10 @@ export type Who =
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 
 function newSecret(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 export async function sha256Hex(value: string): Promise<string> {
@@ -77,7 +72,7 @@ async function hmac(key: string, message: string): Promise<ArrayBuffer> {
  * so it needs no storage, differs per session, and reveals nothing about the cookie.
  */
 export async function csrfTokenFor(secret: string): Promise<string> {
-  return base64url(new Uint8Array(await hmac(secret, CSRF_LABEL)));
+  return encodeBase64Url(new Uint8Array(await hmac(secret, CSRF_LABEL)));
 }
 
 /** Constant-time equality of two strings of any length (compares SHA-256 digests). */

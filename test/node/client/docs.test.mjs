@@ -150,4 +150,20 @@ describe("README", () => {
     for (const code of Object.values(EXIT)) expect(section).toMatch(new RegExp(`\\| ${code} \\|`));
     for (const m of section.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)) expect(() => parseYaml(m[1])).not.toThrow();
   });
+
+  it("the Client section's `sh` example runs as written: with the ID token in EDGE_STS_OIDC_TOKEN, ./publish.sh gets a token revoked when it ends", async () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const start = readme.indexOf("\n## Client\n");
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+    const sh = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    expect(sh).toHaveLength(1);
+    const ctx = await setUp();
+    // "Anywhere": the run puts an ID token in EDGE_STS_OIDC_TOKEN (here RWX's, for a relationship naming its vault).
+    const subject = `mint:${crypto.randomUUID()}:production`;
+    expect((await stack.request("POST", `/v1/projects/${ctx.projectId}/trust-relationships`, { provider: "rwx", subject })).status).toBe(201);
+    const idToken = await stack.sign(stack.issuers.rwx, rwxClaims(stack.audience, subject, { iss: stack.issuers.rwx }));
+    const result = await runShell(fillIn(sh[0], stack, ctx.projectId), { dir: ctx.dir, env: { EDGE_STS_OIDC_TOKEN: idToken } });
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    await expectPublishedAndRevoked(ctx.dir, ctx.projectId);
+  });
 });

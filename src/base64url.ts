@@ -1,0 +1,40 @@
+/**
+ * base64url (RFC 4648 §5) with exactly one spelling per byte string: no padding, only the URL
+ * alphabet, and the unused low bits of the last character zero (RFC 4648 §3.5 lets a decoder
+ * refuse anything else; RFC 7515 §2 forbids the padding). A lenient decoder (atob, jose's
+ * `Uint8Array.fromBase64` in its default "loose" mode) reads e.g. `…Ag` and `…Ah` as the same
+ * bytes, so two different strings would be one valid token: a token-identity and caching
+ * hazard wherever a token's text is compared, hashed or cached.
+ *
+ * Shared by the CI-token verifier, our own tokens' verifier, the audit cursor and the settings
+ * page's session secrets. A leaf: no imports; callers turn a refusal into their own error.
+ */
+
+const CANONICAL = /^[A-Za-z0-9_-]*$/;
+
+export function encodeBase64Url(input: Uint8Array | string): string {
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The bytes a canonical base64url string spells; `null` for any other string. */
+export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
+  if (text.length % 4 === 1 || !CANONICAL.test(text)) return null;
+  let binary: string;
+  try {
+    binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    return null;
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  // Re-encoding must give the text back: this is what refuses non-zero unused bits.
+  return encodeBase64Url(bytes) === text ? bytes : null;
+}
+
+/** Whether `text` is the one canonical base64url spelling of some bytes (the empty string included). */
+export function isCanonicalBase64Url(text: string): boolean {
+  return decodeBase64Url(text) !== null;
+}
