@@ -12,6 +12,7 @@
  * about what a principal may touch (reach.ts does).
  */
 import type { Config } from "../config";
+import type { D1Handle } from "../db/replicas";
 import { isInGoodStanding, type Standing } from "../db/revoked-tokens";
 import { findStaticTokenByHash, touchStaticToken } from "../db/static-tokens";
 import { looksLikeJwt, verifyOwnToken, type OwnToken } from "../tokens/own-tokens";
@@ -57,14 +58,14 @@ export type Unrecognised =
 
 /** What identifying a secret reads: the database, the configured secrets, the clock. */
 export interface IdentifyDeps {
-  db: D1Database;
+  db: D1Handle;
   config: Config;
   now: number;
 }
 
 /** What noting a credential's use writes, after the response. */
 export interface UseDeps {
-  db: D1Database;
+  db: D1Handle;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
 }
