@@ -71,7 +71,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
 
   it("is refused with the wire code after one re-read on the primary when no relationship names it anywhere", async () => {
     await createProject();
-    const token = await signToken(ISSUERS.rwx, rwxClaims(`vaults/nobody-${uuid()}`));
+    const token = await signToken(ISSUERS.rwx, rwxClaims({ sub: `vaults/nobody-${uuid()}` }));
     await exchangeWithEnv({}, token);
     const meter = meteredDb(env.DB);
     await expectRefused(await exchangeWithEnv({ DB: meter.db }, token), "no_trust_relationship");
