@@ -18,7 +18,7 @@ import { ISSUERS, rwxClaims, signToken, uuid } from "../support/issuer";
 import { laggingReplica } from "../support/replica";
 
 /** A replica that has not yet seen the trust relationships whose IDs are in `fresh`. */
-const missing = (fresh: Set<string>) => laggingReplica(env.DB, (row) => typeof row.id === "string" && fresh.has(row.id));
+const missing = (fresh: Set<string>) => laggingReplica(env.DB, (row) => (typeof row.id === "string" && fresh.has(row.id) ? null : row));
 
 async function status(response: Response) {
   const body = (await response.json()) as { access_token?: string; error?: string };
