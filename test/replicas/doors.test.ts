@@ -186,4 +186,20 @@ describe("the settings page", () => {
     await expectPageError(await lagging.get(`/settings/projects/${projectId}`), 404, "not_found");
     expect(meter.sessions).toEqual(["first-unconstrained"]);
   });
+
+  it("finds a session signed in a moment ago on the primary when the replica has not seen it and the browser has no bookmark", async () => {
+    const browser = await new UiBrowser().signedIn(env.ADMIN_TOKEN);
+    browser.cookies.delete("__Host-sts_bookmark");
+    // A replica without any settings-page session row (they are the rows with a `secret_mac`).
+    const noSessions = laggingReplica(env.DB, (row) => ("secret_mac" in row ? null : row));
+    const meter = meteredDb(env.DB, noSessions);
+    const home = await browser.withEnv({ DB: meter.db }).get("/settings");
+    expect(home.status).toBe(200);
+    expect(meter.sessions).toEqual(["first-unconstrained", "first-primary"]);
+
+    // The control: were the primary as behind, the browser would be sent to sign in.
+    const signedOut = await browser.withEnv({ DB: meteredDb(noSessions, noSessions).db }).get("/settings");
+    expect(signedOut.status).toBe(303);
+    expect(signedOut.headers.get("location")).toBe("/settings/sign-in");
+  });
 });
