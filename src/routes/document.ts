@@ -246,7 +246,7 @@ function reply(r: Reply, convert: Convert, bookmarked: boolean) {
   const documented = r.headers
     ? Object.fromEntries(Object.entries(r.headers).map(([name, description]) => [name, { description, required: true, schema: { type: "string" } }]))
     : undefined;
-  const headers = bookmarked ? { ...documented, [BOOKMARK_HEADER]: BOOKMARK_RESPONSE } : documented;
+  const headers = bookmarked ? { ...documented, [BOOKMARK_HEADER]: { $ref: "#/components/headers/Bookmark" } } : documented;
   const content = r.schema
     ? { "application/json": { schema: convert(r.schema, "output") } }
     : r.text
@@ -306,7 +306,7 @@ function operation(method: string, path: string, op: Operation, convert: Convert
     refusals.add(name);
     responses[String(status)] = { $ref: `#/components/responses/${name}` };
   }
-  const params = [...parameters(path, op), ...(bookmarked && method === "get" ? [BOOKMARK_REQUEST] : [])];
+  const params = [...parameters(path, op), ...(bookmarked && method === "get" ? [{ $ref: "#/components/parameters/Bookmark" }] : [])];
   return {
     tags: [op.tag],
     summary: op.summary,
@@ -352,6 +352,8 @@ export function openApiDocument(operations: Operations, info: DocumentInfo, name
           statuses.filter((s) => refusals.has(refusalName(s, page))).map((s) => [refusalName(s, page), refusal(s, page)]),
         ),
       ),
+      headers: { Bookmark: BOOKMARK_RESPONSE },
+      parameters: { Bookmark: BOOKMARK_REQUEST },
       securitySchemes: SECURITY_SCHEMES,
     },
   };

@@ -136,6 +136,8 @@ describe("the conformance check every wire helper applies", () => {
   it("refuses a missing documented header, and a body where none is documented", async () => {
     const limited = json({ error: "rate_limited", error_description: "slow down" }, 429);
     await expect(expectDocumented(get(`/v1/orgs/${org.id}`), limited)).rejects.toThrow(/Retry-After/);
+    // The admin API's bookmark (a header documented once, by reference, for every route).
+    await expect(expectDocumented(get(`/v1/orgs/${org.id}`), json(org, 200))).rejects.toThrow(/Sts-Bookmark/);
     const revoke = new Request(`${BASE}/revoke`, { method: "POST" });
     await expectDocumented(revoke, new Response(null, { status: 200 }));
     await expect(expectDocumented(revoke, json({ revoked: true }, 200))).rejects.toThrow(/without a body/);
