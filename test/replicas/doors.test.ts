@@ -121,6 +121,28 @@ describe("the admin API", () => {
   });
 });
 
+describe("changes at the admin API are decided on the primary", () => {
+  it("deletes a relationship the replica has not seen yet", async () => {
+    const { projectId } = await createProject();
+    const created = await request(env.DB, "POST", `/v1/projects/${projectId}/trust-relationships`, { body: { provider: "rwx", subject: `vaults/${crypto.randomUUID()}` } });
+    const id = ((await created.json()) as { id: string }).id;
+    const meter = meteredDb(env.DB, hiding(new Set([id])));
+    expect((await request(meter.db, "DELETE", `/v1/projects/${projectId}/trust-relationships/${id}`)).status).toBe(204);
+    expect(meter.sessions).toEqual(["first-primary"]);
+  });
+
+  it("refuses a pull token to a job token revoked a moment ago, whatever a replica still says", async () => {
+    const { claims, projectId } = await seedRwx();
+    const job = ((await (await exchangeToken(await signToken(ISSUERS.rwx, claims))).json()) as { access_token: string }).access_token;
+    const revoke = new Request(`${BASE}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: job }) });
+    expect((await callWorker(revoke, {})).status).toBe(200);
+    const notRevokedYet = laggingReplica(env.DB, (row: Row) => ("not_revoked" in row ? { ...row, not_revoked: 1 } : row));
+    const meter = meteredDb(env.DB, notRevokedYet);
+    await expectError(await request(meter.db, "POST", `/v1/projects/${projectId}/pull-tokens`, { token: job }), 401, "invalid_token");
+    expect(meter.sessions).toEqual(["first-primary"]);
+  });
+});
+
 describe("introspection", () => {
   it("sees a revocation at the very next introspection, whatever a replica still says", async () => {
     const { claims } = await seedRwx();
