@@ -10,6 +10,7 @@ import { adminRoutes } from "./routes/admin";
 import { auditRoutes } from "./routes/audit";
 import type { AppContext, AppEnv } from "./routes/context";
 import { credentialRoutes } from "./routes/credentials";
+import { apiDatabase } from "./routes/database";
 import { explainRoutes } from "./routes/explain";
 import { introspectionRoutes } from "./routes/introspection";
 import { openApiRoutes } from "./routes/openapi";
@@ -54,6 +55,8 @@ app.use(async (c, next) => {
   );
 });
 
+// The admin API's D1 session (read replicas, bookmarks) first: the rate limit already reads D1.
+app.use("/v1/*", apiDatabase);
 // `/introspect` and `/revoke` apply their budgets in the route, once they know whose they are.
 app.use("/v1/*", adminRateLimit);
 app.route("/", tokenRoutes);

@@ -2,8 +2,12 @@
  * The exchange (RFC 8693), as its sequence diagram reads: verify → authorize → mint.
  *
  * Steady state: zero network requests (keys cached in the isolate) and one D1 round
- * trip (candidate relationships + replay record, batched). A refusal leaves nothing
- * stored: a replay record made by a request that is then refused is released.
+ * trip: for a token with a `jti`, candidate relationships + replay record, batched, on the
+ * primary; for a reusable token (no `jti`), the candidates alone, read from the nearest
+ * replica. A replica may lag behind the primary, so a refusal decided from a replica's
+ * answer is re-read once on the primary before it is given: a relationship an admin has
+ * just created admits at once. A refusal leaves nothing stored: a replay record made by a
+ * request that is then refused is released.
  *
  * Only one project's relationships are ever read: the audience's, or the one project
  * naming the job's identity, so another tenant's relationships cannot route a job, change
@@ -19,6 +23,7 @@ import {
   releaseSubjectToken,
 } from "./db/trust-relationships";
 import { issuerKeyStore } from "./db/issuer-keys";
+import { onNearest, onPrimary, type D1Handle } from "./db/replicas";
 import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
 import type { VerifiedToken } from "./providers/provider";
@@ -32,6 +37,7 @@ import {
   type ExchangeTarget,
   type Grant,
   type ShadowVerdict,
+  type Trace,
 } from "./trust/authorize";
 import { mintJobToken, type Minted } from "./tokens/mint";
 import { requireSigningKeys } from "./tokens/signing-keys";
@@ -43,7 +49,8 @@ export interface ExchangeRequest extends ExchangeTarget {
 /** What verifying a CI token needs, for the exchange and for explain alike. */
 export interface VerifyEnvironment {
   config: Config;
-  db: D1Database;
+  /** Where verification's reads run (persisted CI keys, the pre-fetch gate): the exchange passes the binding, the primary. */
+  db: D1Handle;
   keys: KeyCache;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
@@ -51,6 +58,8 @@ export interface VerifyEnvironment {
 }
 
 export interface ExchangeDeps extends VerifyEnvironment {
+  /** The binding: the exchange decides which reads a replica may serve. */
+  db: D1Database;
   /** Counts one verified token against its job owner's budget (`VerifiedToken.owner`); throws `rate_limited`. */
   limitOwner(provider: VerifiedToken["provider"], owner: string): Promise<void>;
   /** Filled in as the exchange learns it, so that a refusal is recorded (log line, audit log) as fully as a success. */
@@ -100,16 +109,26 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   const token = await verifyIdToken(req.subjectToken, exchangeVerifyDeps(deps, req.audience));
   if (deps.trace) deps.trace.token = token;
   const replay = replayRecord(token);
+  // A token with a jti writes its replay record, so its one batch runs on the primary; a
+  // reusable token writes nothing (but a first pin), so the nearest replica may answer.
+  const primary = lazily(() => onPrimary(deps.db));
+  const db: D1Handle = replay ? primary() : onNearest(deps.db);
   // The owner's budget counts only verified tokens (forged ones must not spend anyone's
   // budget); its call overlaps the database round trip.
   const [found, admitted] = await Promise.allSettled([
-    findCandidatesAndClaim(deps.db, token.provider, token.identity, req.audience, replay),
+    findCandidatesAndClaim(db, token.provider, token.identity, req.audience, replay),
     deps.limitOwner(token.provider, token.owner),
   ]);
   if (found.status === "rejected") throw found.reason;
-  const candidates = found.value;
+  let candidates = found.value;
   // Every check of every candidate, once: the verdict below and the shadow record read it.
-  const trace = traceRelationships(token, candidates);
+  let trace = traceRelationships(token, candidates);
+  // A replica cannot prove that no relationship admits the job: it may not have seen the
+  // one an admin created a moment ago. Its refusals are re-read on the primary, once.
+  if (!replay && admitted.status === "fulfilled" && refuses(trace, req)) {
+    candidates = await findCandidatesAndClaim(primary(), token.provider, token.identity, req.audience, undefined);
+    trace = traceRelationships(token, candidates);
+  }
   if (deps.trace) {
     deps.trace.candidates = candidates;
     deps.trace.shadow = shadowVerdicts(trace, req);
@@ -118,22 +137,40 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   try {
     if (admitted.status === "rejected") throw admitted.reason;
     const grant = authorize(trace, req);
-    if (grant.pins) await pin(deps.db, token, grant);
+    // Pins are compare-and-set on the primary, whatever the candidates were read from.
+    if (grant.pins) await pin(primary(), token, grant);
     const minted = await mintJobToken(token, grant, { publicUrl: deps.config.publicUrl, signingKeys, now: deps.now });
     return { ...minted, token, grant };
   } catch (error) {
     // The refusal is what the client can act on; if releasing the record fails too, the
     // token stays spent (the job can ask its CI for a new one), which fails closed.
-    if (candidates.claimedKey) await releaseSubjectToken(deps.db, candidates.claimedKey).catch(() => undefined);
+    if (candidates.claimedKey) await releaseSubjectToken(db, candidates.claimedKey).catch(() => undefined);
     throw error;
   }
+}
+
+/** Would these candidates refuse the request? (`authorize` is pure: asking twice costs nothing.) */
+function refuses(trace: Trace, req: ExchangeTarget): boolean {
+  try {
+    authorize(trace, req);
+    return false;
+  } catch (error) {
+    if (error instanceof StsError) return true;
+    throw error;
+  }
+}
+
+/** One session, started on first use: a reusable token that is admitted on a replica never opens it. */
+function lazily<T>(make: () => T): () => T {
+  let made: T | undefined;
+  return () => (made ??= make());
 }
 
 /**
  * Stores first-seen immutable IDs. If another exchange pinned the relationship first,
  * this token must agree with what it pinned.
  */
-async function pin(db: D1Database, token: VerifiedToken, grant: Grant): Promise<void> {
+async function pin(db: D1Handle, token: VerifiedToken, grant: Grant): Promise<void> {
   if (await pinTrustRelationship(db, grant.relationship, grant.pins!)) return;
   const current = await findTrustRelationshipById(db, grant.relationship.id);
   if (!current || !evaluate(token, current).admits) throw new StsError("no_trust_relationship", undefined, "lost pin race");

@@ -12,6 +12,7 @@
  * about what a principal may touch (reach.ts does).
  */
 import type { Config } from "../config";
+import type { D1Handle } from "../db/replicas";
 import { isInGoodStanding, type Standing } from "../db/revoked-tokens";
 import { findStaticTokenByHash, touchStaticToken } from "../db/static-tokens";
 import { looksLikeJwt, verifyOwnToken, type OwnToken } from "../tokens/own-tokens";
@@ -57,14 +58,20 @@ export type Unrecognised =
 
 /** What identifying a secret reads: the database, the configured secrets, the clock. */
 export interface IdentifyDeps {
-  db: D1Database;
+  db: D1Handle;
+  /**
+   * When `db` may be a replica: the primary, to confirm "no such token" and "not in good
+   * standing" before refusing (a replica may not have seen a token created, or a project
+   * or relationship made, a moment ago). The door moves the rest of its request there.
+   */
+  primary?: (() => D1Handle) | undefined;
   config: Config;
   now: number;
 }
 
 /** What noting a credential's use writes, after the response. */
 export interface UseDeps {
-  db: D1Database;
+  db: D1Handle;
   now: number;
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -112,7 +119,9 @@ async function identifyStaticToken(deps: IdentifyDeps, presented: string): Promi
   if (!kind) return "checksum_mismatch";
   const salt = deps.config.tokenHashSalt;
   if (!salt) return "token_hash_salt_missing";
-  const found = await findStaticTokenByHash(deps.db, await hashStaticToken(presented, salt));
+  const hash = await hashStaticToken(presented, salt);
+  let found = await findStaticTokenByHash(deps.db, hash);
+  if (!found && deps.primary) found = await findStaticTokenByHash(deps.primary(), hash);
   // The hash covers the prefix, so a stored row always has the kind its prefix says.
   if (!found || found.kind !== kind) return "unknown_static_token";
   const base = { scopes: TOKEN_KINDS[kind].scopes, tokenId: found.id, issuedAt: found.created_at };
@@ -129,7 +138,9 @@ async function identifyOwnToken(deps: IdentifyDeps, presented: string): Promise<
   if (!keys) return "signing_keys_missing";
   const token = await verifyOwnToken(presented, keys, { publicUrl: deps.config.publicUrl, now: deps.now });
   if (!token) return "jwt_invalid";
-  if (!(await isInGoodStanding(deps.db, standingOf(token)))) return "revoked_or_orphaned";
+  const standing = standingOf(token);
+  const good = (await isInGoodStanding(deps.db, standing)) || (deps.primary !== undefined && (await isInGoodStanding(deps.primary(), standing)));
+  if (!good) return "revoked_or_orphaned";
   return { kind: token.use, scopes: token.scopes, token, orgId: token.orgId, projectId: token.projectId };
 }
 

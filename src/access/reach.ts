@@ -15,6 +15,7 @@
 import { ID_PATTERN } from "../db/d1";
 import { findOrganization, findProject, type Organization, type Project } from "../db/organizations";
 import { findRole, findUser, type User } from "../db/users";
+import type { D1Handle } from "../db/replicas";
 import { StsError } from "../errors";
 import { TOKEN_KINDS, type Scope } from "../tokens/scopes";
 import type { Principal } from "./principal";
@@ -28,7 +29,7 @@ export interface Target {
 }
 
 export interface ReachContext {
-  db: D1Database;
+  db: D1Handle;
   principal: Principal;
   /** Told the target once it is known to be within reach (routes/ put it on the log line). */
   noteTarget?(target: Target): void;

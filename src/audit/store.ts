@@ -5,6 +5,7 @@
  * may read them (queries.ts, through access/).
  */
 import { d1 } from "../db/d1";
+import type { D1Handle } from "../db/replicas";
 import type { AuditEvent } from "./events";
 
 /**
@@ -13,7 +14,7 @@ import type { AuditEvent } from "./events";
  * project's, and is not stored when that project does not exist (it belongs to no
  * organization); an admin change without either is a user's own and is kept as such.
  */
-export function insertAuditEvent(db: D1Database, event: AuditEvent): D1PreparedStatement {
+export function insertAuditEvent(db: D1Handle, event: AuditEvent): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO audit_events (id, org_id, project_id, kind, outcome, body)
@@ -62,7 +63,7 @@ export function auditPageQuery(orgId: string, filters: AuditFilters, page: { bef
 }
 
 export function listAuditEvents(
-  db: D1Database,
+  db: D1Handle,
   orgId: string,
   filters: AuditFilters,
   page: { beforeId?: string; limit: number },

@@ -1,8 +1,9 @@
 /** Persisted provider JWKS, so a fresh isolate starts with keys instead of a fetch. */
 import type { KeyStore } from "../providers/key-cache";
 import { d1 } from "./d1";
+import type { D1Handle } from "./replicas";
 
-export function issuerKeyStore(db: D1Database): KeyStore {
+export function issuerKeyStore(db: D1Handle): KeyStore {
   return {
     load: (issuer) =>
       d1(async () => {

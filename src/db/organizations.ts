@@ -1,5 +1,6 @@
 /** Organizations and their projects. */
 import { d1, newId } from "./d1";
+import type { D1Handle } from "./replicas";
 
 export interface Organization {
   id: string;
@@ -14,7 +15,7 @@ export interface Project {
   created_at: number;
 }
 
-export function createOrganization(db: D1Database, name: string, now: number): Promise<Organization> {
+export function createOrganization(db: D1Handle, name: string, now: number): Promise<Organization> {
   const org = { id: newId("org"), name, created_at: now };
   return d1(async () => {
     await db.prepare("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)").bind(org.id, org.name, org.created_at).run();
@@ -22,11 +23,11 @@ export function createOrganization(db: D1Database, name: string, now: number): P
   });
 }
 
-export function findOrganization(db: D1Database, id: string): Promise<Organization | null> {
+export function findOrganization(db: D1Handle, id: string): Promise<Organization | null> {
   return d1(() => db.prepare("SELECT id, name, created_at FROM organizations WHERE id = ?").bind(id).first<Organization>());
 }
 
-export function createProject(db: D1Database, orgId: string, name: string, now: number): Promise<Project> {
+export function createProject(db: D1Handle, orgId: string, name: string, now: number): Promise<Project> {
   const project = { id: newId("prj"), org_id: orgId, name, created_at: now };
   return d1(async () => {
     await db
@@ -37,11 +38,11 @@ export function createProject(db: D1Database, orgId: string, name: string, now: 
   });
 }
 
-export function findProject(db: D1Database, id: string): Promise<Project | null> {
+export function findProject(db: D1Handle, id: string): Promise<Project | null> {
   return d1(() => db.prepare("SELECT id, org_id, name, created_at FROM projects WHERE id = ?").bind(id).first<Project>());
 }
 
-export function listProjects(db: D1Database, orgId: string): Promise<Project[]> {
+export function listProjects(db: D1Handle, orgId: string): Promise<Project[]> {
   return d1(async () => {
     const { results } = await db
       .prepare("SELECT id, org_id, name, created_at FROM projects WHERE org_id = ? ORDER BY created_at, id")
@@ -56,7 +57,7 @@ export function listProjects(db: D1Database, orgId: string): Promise<Project[]> 
  * Minted and pull tokens of the project become inactive because introspection requires
  * the project to exist.
  */
-export function deleteProject(db: D1Database, id: string): Promise<boolean> {
+export function deleteProject(db: D1Handle, id: string): Promise<boolean> {
   return d1(async () => {
     const [, , deleted] = await db.batch([
       db.prepare("DELETE FROM trust_relationships WHERE project_id = ?").bind(id),

@@ -4,9 +4,10 @@
  * says whether such a token is still in good standing.
  */
 import { d1 } from "./d1";
+import type { D1Handle } from "./replicas";
 
 /** RFC 7009 §2.2: revoking twice is not an error. */
-export function revokeToken(db: D1Database, jti: string, expiresAt: number): Promise<void> {
+export function revokeToken(db: D1Handle, jti: string, expiresAt: number): Promise<void> {
   return d1(async () => {
     await db.prepare("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(jti, expiresAt).run();
   });
@@ -36,7 +37,7 @@ export interface Standing {
  * Deleting a project, a relationship, a static token or a membership, or revoking a job
  * token, therefore ends every token derived from it at once, without listing them.
  */
-export function isInGoodStanding(db: D1Database, token: Standing): Promise<boolean> {
+export function isInGoodStanding(db: D1Handle, token: Standing): Promise<boolean> {
   return d1(async () => {
     const row = await db
       .prepare(

@@ -4,6 +4,7 @@
  */
 import type { StaticTokenKind } from "../tokens/static-tokens";
 import { d1, newId } from "./d1";
+import type { D1Handle } from "./replicas";
 
 export type TokenOwner =
   | { kind: "user"; userId: string }
@@ -46,7 +47,7 @@ function ownerColumn(owner: TokenOwner): [column: "user_id" | "org_id" | "projec
  * are one statement, so concurrent creations cannot pass the cap together.
  */
 export function createStaticToken(
-  db: D1Database,
+  db: D1Handle,
   owner: TokenOwner,
   token: { hash: string; preview: string; description: string },
   max: number,
@@ -71,7 +72,7 @@ export function createStaticToken(
   });
 }
 
-export function listStaticTokens(db: D1Database, owner: TokenOwner): Promise<StaticTokenListing[]> {
+export function listStaticTokens(db: D1Handle, owner: TokenOwner): Promise<StaticTokenListing[]> {
   const [column, value] = ownerColumn(owner);
   return d1(async () => {
     const { results } = await db
@@ -86,7 +87,7 @@ export function listStaticTokens(db: D1Database, owner: TokenOwner): Promise<Sta
 }
 
 /** Deletes the owner's token; another owner's token ID is simply not found. */
-export function deleteStaticToken(db: D1Database, owner: TokenOwner, id: string): Promise<boolean> {
+export function deleteStaticToken(db: D1Handle, owner: TokenOwner, id: string): Promise<boolean> {
   const [column, value] = ownerColumn(owner);
   return d1(async () => {
     const result = await db.prepare(`DELETE FROM static_tokens WHERE id = ? AND kind = ? AND ${column} = ?`).bind(id, owner.kind, value).run();
@@ -98,7 +99,7 @@ export function deleteStaticToken(db: D1Database, owner: TokenOwner, id: string)
  * The token with this hash, if it is still valid: a project token only while its project
  * exists (deleting a project deletes its tokens; this also covers a create racing a delete).
  */
-export function findStaticTokenByHash(db: D1Database, hash: string): Promise<StaticTokenIdentity | null> {
+export function findStaticTokenByHash(db: D1Handle, hash: string): Promise<StaticTokenIdentity | null> {
   return d1(() =>
     db
       .prepare(
@@ -114,7 +115,7 @@ export function findStaticTokenByHash(db: D1Database, hash: string): Promise<Sta
 /** Seconds between last-use writes for one token: a busy token costs one write a minute, not one per request. */
 const LAST_USED_RESOLUTION_SECONDS = 60;
 
-export function touchStaticToken(db: D1Database, id: string, now: number): Promise<void> {
+export function touchStaticToken(db: D1Handle, id: string, now: number): Promise<void> {
   return d1(async () => {
     await db
       .prepare("UPDATE static_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)")

@@ -12,6 +12,7 @@
 import type { JobIdentity } from "../providers/provider";
 import type { Candidates, RelationshipMode, TrustRelationship } from "../trust/authorize";
 import { d1, newId } from "./d1";
+import type { D1Handle } from "./replicas";
 
 interface Row {
   id: string;
@@ -68,7 +69,7 @@ export interface NewTrustRelationship {
  * or null at the cap.
  */
 export function createTrustRelationship(
-  db: D1Database,
+  db: D1Handle,
   input: NewTrustRelationship,
   max: number,
   now: number,
@@ -104,7 +105,7 @@ export function createTrustRelationship(
   });
 }
 
-export function listTrustRelationships(db: D1Database, projectId: string): Promise<StoredTrustRelationship[]> {
+export function listTrustRelationships(db: D1Handle, projectId: string): Promise<StoredTrustRelationship[]> {
   return d1(async () => {
     const { results } = await db
       .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.project_id = ? ORDER BY t.created_at, t.id`)
@@ -114,7 +115,7 @@ export function listTrustRelationships(db: D1Database, projectId: string): Promi
   });
 }
 
-export function findTrustRelationship(db: D1Database, projectId: string, id: string): Promise<StoredTrustRelationship | null> {
+export function findTrustRelationship(db: D1Handle, projectId: string, id: string): Promise<StoredTrustRelationship | null> {
   return d1(async () => {
     const row = await db
       .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.id = ? AND t.project_id = ?`)
@@ -129,7 +130,7 @@ export function findTrustRelationship(db: D1Database, projectId: string, id: str
  * included), or null when the project has no such relationship. One statement, so what it
  * returns is exactly what was removed, however a concurrent exchange pinned it.
  */
-export function deleteTrustRelationship(db: D1Database, projectId: string, id: string): Promise<StoredTrustRelationship | null> {
+export function deleteTrustRelationship(db: D1Handle, projectId: string, id: string): Promise<StoredTrustRelationship | null> {
   return d1(async () => {
     const row = await db
       .prepare(
@@ -155,7 +156,7 @@ export interface FoundCandidates extends Candidates {
  * and, for tokens with a `jti`, the replay record (a unique insert), in one batch.
  */
 export function findCandidatesAndClaim(
-  db: D1Database,
+  db: D1Handle,
   provider: string,
   identity: JobIdentity,
   audience: string | undefined,
@@ -190,7 +191,7 @@ type CandidateRow = { [K in keyof Row]: Row[K] | null } & { route_first?: string
  * and only then are that project's relationships read; when several projects name it, the
  * index is searched for a NULL project and nothing is read.
  */
-function selectCandidates(db: D1Database, provider: string, lookupKey: string, audience: string | undefined): D1PreparedStatement {
+function selectCandidates(db: D1Handle, provider: string, lookupKey: string, audience: string | undefined): D1PreparedStatement {
   if (audience !== undefined) {
     return db
       .prepare(
@@ -221,7 +222,7 @@ function selectCandidates(db: D1Database, provider: string, lookupKey: string, a
  * change the outcome; without, any project's (one index probe either way).
  */
 export function relationshipNamesIssuer(
-  db: D1Database,
+  db: D1Handle,
   provider: string,
   identity: JobIdentity,
   audience: string | undefined,
@@ -238,7 +239,7 @@ export function relationshipNamesIssuer(
 }
 
 /** One relationship as it is stored now (by primary key), or null once deleted. */
-export function findTrustRelationshipById(db: D1Database, id: string): Promise<TrustRelationship | null> {
+export function findTrustRelationshipById(db: D1Handle, id: string): Promise<TrustRelationship | null> {
   return d1(async () => {
     const row = await db
       .prepare(`SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.id = ?`)
@@ -254,7 +255,7 @@ export function findTrustRelationshipById(db: D1Database, id: string): Promise<T
  * never written, so explaining a token does not spend it.
  */
 export function findProjectRelationshipsAndReplay(
-  db: D1Database,
+  db: D1Handle,
   projectId: string,
   replayKey: string | undefined,
 ): Promise<{ relationships: StoredTrustRelationship[]; usedBefore: boolean }> {
@@ -270,7 +271,7 @@ export function findProjectRelationshipsAndReplay(
 }
 
 /** Undoes a replay record made by a request that was then refused, so a refusal stores nothing. */
-export function releaseSubjectToken(db: D1Database, key: string): Promise<void> {
+export function releaseSubjectToken(db: D1Handle, key: string): Promise<void> {
   return d1(async () => {
     await db.prepare("DELETE FROM used_subject_tokens WHERE token_key = ?").bind(key).run();
   });
@@ -281,7 +282,7 @@ export function releaseSubjectToken(db: D1Database, key: string): Promise<void> 
  * subject, so two first exchanges racing cannot pin different IDs: the loser gets false.
  */
 export function pinTrustRelationship(
-  db: D1Database,
+  db: D1Handle,
   relationship: TrustRelationship,
   pins: Record<string, string>,
 ): Promise<boolean> {

@@ -8,6 +8,7 @@
  * by the caller. This file stores and reads; it decides nothing about what a session may do.
  */
 import { d1 } from "./d1";
+import type { D1Handle } from "./replicas";
 
 export type UiSessionKind = "operator" | "user" | "organization";
 
@@ -53,7 +54,7 @@ interface Row {
   org_name: string | null;
 }
 
-export function createUiSession(db: D1Database, session: NewUiSession): Promise<void> {
+export function createUiSession(db: D1Handle, session: NewUiSession): Promise<void> {
   return d1(async () => {
     await db
       .prepare("INSERT INTO ui_sessions (id_hash, kind, credential_id, secret_mac, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
@@ -67,7 +68,7 @@ export function createUiSession(db: D1Database, session: NewUiSession): Promise<
  * trip. The join requires the token's kind to equal the session's, so a token ID can
  * never be read as another kind of credential.
  */
-export function findUiSession(db: D1Database, idHash: string, now: number): Promise<StoredUiSession | null> {
+export function findUiSession(db: D1Handle, idHash: string, now: number): Promise<StoredUiSession | null> {
   return d1(async () => {
     const row = await db
       .prepare(
@@ -98,7 +99,7 @@ export function findUiSession(db: D1Database, idHash: string, now: number): Prom
   });
 }
 
-export function deleteUiSession(db: D1Database, idHash: string): Promise<void> {
+export function deleteUiSession(db: D1Handle, idHash: string): Promise<void> {
   return d1(async () => {
     await db.prepare("DELETE FROM ui_sessions WHERE id_hash = ?").bind(idHash).run();
   });
@@ -114,7 +115,7 @@ export const UI_SESSION_SWEEP_MAX_BATCHES = 20;
  * rows went. Expired rows are never honoured anyway (`findUiSession` checks `expires_at`);
  * this only keeps the table small.
  */
-export async function sweepExpiredUiSessions(db: D1Database, now: number, batch = UI_SESSION_SWEEP_BATCH, maxBatches = UI_SESSION_SWEEP_MAX_BATCHES): Promise<number> {
+export async function sweepExpiredUiSessions(db: D1Handle, now: number, batch = UI_SESSION_SWEEP_BATCH, maxBatches = UI_SESSION_SWEEP_MAX_BATCHES): Promise<number> {
   let deleted = 0;
   for (let i = 0; i < maxBatches; i++) {
     const changes = await d1(async () => {

@@ -1,5 +1,6 @@
 /** Users and their memberships of organizations (roles `admin` and `member`). */
 import { d1, newId } from "./d1";
+import type { D1Handle } from "./replicas";
 
 export type Role = "admin" | "member";
 
@@ -17,7 +18,7 @@ export interface Membership {
   created_at: number;
 }
 
-export function createUser(db: D1Database, name: string, email: string, now: number): Promise<User> {
+export function createUser(db: D1Handle, name: string, email: string, now: number): Promise<User> {
   const user = { id: newId("usr"), name, email, created_at: now };
   return d1(async () => {
     await db
@@ -28,7 +29,7 @@ export function createUser(db: D1Database, name: string, email: string, now: num
   });
 }
 
-export function findUser(db: D1Database, id: string): Promise<User | null> {
+export function findUser(db: D1Handle, id: string): Promise<User | null> {
   return d1(() => db.prepare("SELECT id, name, email, created_at FROM users WHERE id = ?").bind(id).first<User>());
 }
 
@@ -37,7 +38,7 @@ export function findUser(db: D1Database, id: string): Promise<User | null> {
  * are one statement, so no foreign-key failure can surface as a database error.
  * An existing membership is a `conflict`.
  */
-export function addMember(db: D1Database, orgId: string, userId: string, role: Role, now: number): Promise<Membership | null> {
+export function addMember(db: D1Handle, orgId: string, userId: string, role: Role, now: number): Promise<Membership | null> {
   return d1(async () => {
     const result = await db
       .prepare(
@@ -50,14 +51,14 @@ export function addMember(db: D1Database, orgId: string, userId: string, role: R
   });
 }
 
-export function findRole(db: D1Database, orgId: string, userId: string): Promise<Role | null> {
+export function findRole(db: D1Handle, orgId: string, userId: string): Promise<Role | null> {
   return d1(async () => {
     const row = await db.prepare("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?").bind(orgId, userId).first<{ role: Role }>();
     return row?.role ?? null;
   });
 }
 
-export function listMembers(db: D1Database, orgId: string): Promise<Membership[]> {
+export function listMembers(db: D1Handle, orgId: string): Promise<Membership[]> {
   return d1(async () => {
     const { results } = await db
       .prepare("SELECT org_id, user_id, role, created_at FROM memberships WHERE org_id = ? ORDER BY created_at, user_id")
@@ -67,7 +68,7 @@ export function listMembers(db: D1Database, orgId: string): Promise<Membership[]
   });
 }
 
-export function removeMember(db: D1Database, orgId: string, userId: string): Promise<boolean> {
+export function removeMember(db: D1Handle, orgId: string, userId: string): Promise<boolean> {
   return d1(async () => {
     const result = await db.prepare("DELETE FROM memberships WHERE org_id = ? AND user_id = ?").bind(orgId, userId).run();
     return result.meta.changes > 0;
@@ -75,7 +76,7 @@ export function removeMember(db: D1Database, orgId: string, userId: string): Pro
 }
 
 /** The organizations a user belongs to: the reach of their user tokens. */
-export function listUserOrgIds(db: D1Database, userId: string): Promise<string[]> {
+export function listUserOrgIds(db: D1Handle, userId: string): Promise<string[]> {
   return d1(async () => {
     const { results } = await db
       .prepare("SELECT org_id FROM memberships WHERE user_id = ? ORDER BY org_id")

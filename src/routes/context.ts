@@ -8,6 +8,7 @@ import type { Principal } from "../access/principal";
 import type { AdminContext } from "../admin/context";
 import type { Config, Env } from "../config";
 import type { ShadowRecord } from "../trust/authorize";
+import { confirmOnPrimary, databaseOf } from "./database";
 
 /** What routes add to the request's log line; route, status and outcome are derived at the end. */
 export interface LogFields {
@@ -42,9 +43,12 @@ export function waitUntilOf(c: AppContext): (promise: Promise<unknown>) => void 
   };
 }
 
-/** What identifying a credential and noting its use need (access/principal.ts). */
+/**
+ * What identifying a credential and noting its use need (access/principal.ts): this
+ * request's database handle (database.ts), and how to confirm a replica's answer.
+ */
 export function accessDeps(c: AppContext) {
-  return { db: c.env.DB, config: c.get("config"), now: nowSeconds(), waitUntil: waitUntilOf(c) };
+  return { db: databaseOf(c), primary: confirmOnPrimary(c), config: c.get("config"), now: nowSeconds(), waitUntil: waitUntilOf(c) };
 }
 
 /**

@@ -11,8 +11,10 @@
  * reads no request: `openApiDocument` is a pure function of the operations.
  */
 import { registry, toJSONSchema, type $ZodType } from "zod/v4/core";
+import { BOOKMARK_PATTERN } from "../db/replicas";
 import { ErrorBody } from "../errors";
 import { SESSION_COOKIE } from "../ui/session";
+import { BOOKMARK_HEADER } from "./database";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -158,6 +160,21 @@ const SECURITY: Record<Security, Record<string, string[]>[]> = {
 const ERROR_REF = { $ref: "#/components/schemas/Error" };
 const RETRY_AFTER = { description: "Seconds until a retry can succeed", required: true, schema: { type: "integer", minimum: 0 } };
 const WWW_AUTHENTICATE = { description: "RFC 6750 §3 challenge", required: true, schema: { type: "string" } };
+/** The admin API's read-your-writes bookmark (routes/database.ts): on every answer of a `credential` route, taken back by its reads. */
+const BOOKMARK_SCHEMA = { type: "string", pattern: BOOKMARK_PATTERN.source };
+const BOOKMARK_RESPONSE = {
+  description: "The newest database position this request saw or wrote (opaque). Send it back as the request header of the next read to read at least this fresh",
+  required: true,
+  schema: BOOKMARK_SCHEMA,
+};
+const BOOKMARK_REQUEST = {
+  name: BOOKMARK_HEADER,
+  in: "header",
+  required: false,
+  description:
+    "A bookmark an earlier response of this API carried: this read then sees at least what that request saw or wrote (read-your-writes). Without it, a read may be served by a replica a moment behind. Anything else is `400 invalid_request`",
+  schema: BOOKMARK_SCHEMA,
+};
 
 type JsonSchema = Record<string, unknown>;
 
@@ -225,10 +242,11 @@ function requestBody(body: RequestBody, convert: Convert) {
   return { required: body.required, content: Object.fromEntries(types.map((type) => [type, media])) };
 }
 
-function reply(r: Reply, convert: Convert) {
-  const headers = r.headers
+function reply(r: Reply, convert: Convert, bookmarked: boolean) {
+  const documented = r.headers
     ? Object.fromEntries(Object.entries(r.headers).map(([name, description]) => [name, { description, required: true, schema: { type: "string" } }]))
     : undefined;
+  const headers = bookmarked ? { ...documented, [BOOKMARK_HEADER]: { $ref: "#/components/headers/Bookmark" } } : documented;
   const content = r.schema
     ? { "application/json": { schema: convert(r.schema, "output") } }
     : r.text
@@ -275,16 +293,20 @@ function parameters(path: string, op: Operation) {
   return [...inPath, ...inQuery];
 }
 
-function operation(path: string, op: Operation, convert: Convert, refusals: Set<string>) {
+function operation(method: string, path: string, op: Operation, convert: Convert, refusals: Set<string>) {
+  // The admin API (every `credential` route) runs in a D1 session and answers its bookmark.
+  const bookmarked = op.security === "credential";
   const responses: Record<string, unknown> = {};
-  for (const [status, r] of Object.entries(op.responses)) responses[status] = reply(r!, convert);
-  for (const status of op.errors) {
+  for (const [status, r] of Object.entries(op.responses)) responses[status] = reply(r!, convert, bookmarked);
+  // A bookmark the API never handed out is refused (400) on every route that takes one.
+  const errors = bookmarked && !op.errors.includes(400) ? [400 as const, ...op.errors] : op.errors;
+  for (const status of errors) {
     if (responses[String(status)]) continue;
     const name = refusalName(status, op.page === true);
     refusals.add(name);
     responses[String(status)] = { $ref: `#/components/responses/${name}` };
   }
-  const params = parameters(path, op);
+  const params = [...parameters(path, op), ...(bookmarked && method === "get" ? [{ $ref: "#/components/parameters/Bookmark" }] : [])];
   return {
     tags: [op.tag],
     summary: op.summary,
@@ -314,7 +336,7 @@ export function openApiDocument(operations: Operations, info: DocumentInfo, name
     const space = key.indexOf(" ");
     const method = key.slice(0, space).toLowerCase();
     const path = key.slice(space + 1);
-    (paths[path] ??= {})[method] = operation(path, op, convert, refusals);
+    (paths[path] ??= {})[method] = operation(method, path, op, convert, refusals);
   }
   const statuses = Object.keys(REFUSALS).map(Number) as ErrorStatus[];
   convert(ErrorBody, "output");
@@ -330,6 +352,8 @@ export function openApiDocument(operations: Operations, info: DocumentInfo, name
           statuses.filter((s) => refusals.has(refusalName(s, page))).map((s) => [refusalName(s, page), refusal(s, page)]),
         ),
       ),
+      headers: { Bookmark: BOOKMARK_RESPONSE },
+      parameters: { Bookmark: BOOKMARK_REQUEST },
       securitySchemes: SECURITY_SCHEMES,
     },
   };

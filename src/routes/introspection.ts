@@ -22,6 +22,7 @@ import { identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Crede
 import { readOAuthBody } from "./body";
 import { bearerToken } from "./caller";
 import { accessDeps, nowSeconds, type AppContext, type AppEnv } from "./context";
+import { databaseOf, startSession } from "./database";
 import { type Operations } from "./document";
 import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 
@@ -139,7 +140,7 @@ async function describeActive(c: AppContext, credential: Credential): Promise<z.
         ...common,
         token_use: "user",
         sub: `user:${credential.userId}`,
-        org_ids: await listUserOrgIds(c.env.DB, credential.userId),
+        org_ids: await listUserOrgIds(databaseOf(c), credential.userId),
         iat: credential.issuedAt,
       };
   }
@@ -156,6 +157,11 @@ export const introspectionRoutes = new Hono<AppEnv>()
     await requireIntrospectionCaller(c);
     const { token } = await readParameters(c);
     if (token === undefined) throw new StsError("field_invalid", "token: is required");
+    // "Active" must be current: a replica cannot prove that a token was not revoked, or its
+    // project, relationship or parent deleted, a moment ago. So the standing is read on the
+    // primary (later reads of the session, a user's organizations, may go to a replica as
+    // new as it).
+    startSession(c, "first-primary");
     const deps = accessDeps(c);
     const credential = await identifyCredential(deps, token);
     if (typeof credential === "string") {

@@ -20,12 +20,20 @@ import { encodeBase64Url } from "../base64url";
 import { StsError } from "../errors";
 import { describePrincipal, identifyPrincipal, noteUse, type Principal } from "../access/principal";
 import { accessDeps, nowSeconds, type AppContext } from "../routes/context";
+import { BOOKMARK_PATTERN } from "../db/replicas";
+import { confirmOnPrimary, databaseOf } from "../routes/database";
 import { TOKEN_KINDS } from "../tokens/scopes";
 
 export const SESSION_COOKIE = "__Host-sts_session";
 /** Pre-session cookie for the sign-in form's CSRF token (login CSRF, OWASP). */
 export const SIGN_IN_COOKIE = "__Host-sts_signin";
 export const SESSION_TTL_SECONDS = 8 * 60 * 60;
+/**
+ * The D1 bookmark of the browser's last change (read replicas: `routes/database.ts`), so
+ * the page loaded after a form post reads a replica at least as new as that post's write.
+ * Not a secret (it names a position in the database's history), but kept like the others.
+ */
+export const BOOKMARK_COOKIE = "__Host-sts_bookmark";
 const SIGN_IN_COOKIE_TTL_SECONDS = 60 * 60;
 
 /** 32 random bytes, base64url: 43 characters. */
@@ -88,6 +96,16 @@ function secretMac(secret: string): Promise<string> {
 
 function cookie(name: string, value: string, maxAge: number): string {
   return `${name}=${value}; Path=/; Max-Age=${maxAge}; Secure; HttpOnly; SameSite=Strict`;
+}
+
+/** The bookmark of the browser's last change, if the cookie holds one (anything else is ignored). */
+export function bookmarkCookie(c: AppContext): string | undefined {
+  const value = getCookie(c, BOOKMARK_COOKIE);
+  return value !== undefined && BOOKMARK_PATTERN.test(value) ? value : undefined;
+}
+
+export function setBookmarkCookie(c: AppContext, bookmark: string): void {
+  c.header("Set-Cookie", cookie(BOOKMARK_COOKIE, bookmark, SESSION_TTL_SECONDS), { append: true });
 }
 
 export function clearSessionCookie(c: AppContext): void {
@@ -160,10 +178,10 @@ export async function signIn(c: AppContext, presented: string): Promise<void> {
   }
   // Signing in again (another tab, another credential) replaces the session this browser had.
   const previous = sessionIdOf(c);
-  if (previous !== undefined) await deleteUiSession(c.env.DB, await sha256Hex(previous));
+  if (previous !== undefined) await deleteUiSession(databaseOf(c), await sha256Hex(previous));
   const id = newSecret();
   const now = nowSeconds();
-  await createUiSession(c.env.DB, {
+  await createUiSession(databaseOf(c), {
     idHash: await sha256Hex(id),
     kind,
     credentialId,
@@ -179,7 +197,7 @@ export async function signIn(c: AppContext, presented: string): Promise<void> {
 /** Deletes the session row (if any) and the cookie. */
 export async function signOut(c: AppContext): Promise<void> {
   const id = sessionIdOf(c);
-  if (id !== undefined) await deleteUiSession(c.env.DB, await sha256Hex(id));
+  if (id !== undefined) await deleteUiSession(databaseOf(c), await sha256Hex(id));
   clearSessionCookie(c);
 }
 
@@ -191,11 +209,14 @@ export async function currentSession(c: AppContext): Promise<UiSession | null> {
   const id = sessionIdOf(c);
   if (id === undefined) return null;
   const idHash = await sha256Hex(id);
-  const stored = await findUiSession(c.env.DB, idHash, nowSeconds());
+  let stored = await findUiSession(databaseOf(c), idHash, nowSeconds());
+  // A replica may not have seen a sign-in a moment ago (a browser without the bookmark cookie).
+  const primary = confirmOnPrimary(c);
+  if (!stored && primary) stored = await findUiSession(primary(), idHash, nowSeconds());
   if (!stored) return null;
   const resolved = await resolveStored(c, stored);
   if (!resolved) {
-    await deleteUiSession(c.env.DB, idHash);
+    await deleteUiSession(databaseOf(c), idHash);
     return null;
   }
   c.get("log").principal = describePrincipal(resolved.principal);

@@ -17,6 +17,7 @@ import { listMembers } from "../admin/users";
 import { listUserOrgIds } from "../db/users";
 import { StsError, toWire, type Reason } from "../errors";
 import { adminContextFor, type AppEnv } from "../routes/context";
+import { bookmarkOf, databaseOf, startSession } from "../routes/database";
 import type { Operations } from "../routes/document";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
 import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
@@ -26,7 +27,16 @@ import { exchangeOperations, exchangeRoutes } from "./routes/exchanges";
 import { orgOperations, orgRoutes } from "./routes/org";
 import { projectOperations, projectRoutes } from "./routes/project";
 import { limitSession, limitSignIn, readForm, requireSameOrigin, pageHeaders } from "./security";
-import { currentSession, requireSessionCsrf, requireSignInFormToken, signIn, signInFormToken, signOut } from "./session";
+import {
+  bookmarkCookie,
+  currentSession,
+  requireSessionCsrf,
+  requireSignInFormToken,
+  setBookmarkCookie,
+  signIn,
+  signInFormToken,
+  signOut,
+} from "./session";
 import { ErrorPage } from "./views/error";
 import { OperatorHome, UserHome } from "./views/home";
 import { SignInPage, type SignInError } from "./views/sign-in";
@@ -126,12 +136,18 @@ settingsApp.get("/assets/:name", (c) => {
 });
 
 // Every page and form: POSTs from our own origin only, then the session, re-checked.
+// Pages read a replica at least as new as the browser's last change (its bookmark cookie);
+// changes are decided on the primary, and leave their bookmark in that cookie.
 settingsApp.use("*", async (c, next) => {
-  if (c.req.method === "POST") requireSameOrigin(c);
+  const changing = c.req.method === "POST";
+  if (changing) requireSameOrigin(c);
+  startSession(c, changing ? "first-primary" : (bookmarkCookie(c) ?? "first-unconstrained"));
   const session = await currentSession(c);
   rememberSession(c, session);
   if (session) await limitSession(c, session.principal);
   await next();
+  const bookmark = changing ? bookmarkOf(c) : null;
+  if (bookmark) setBookmarkCookie(c, bookmark);
 });
 
 settingsApp.get("/sign-in", async (c) => {
@@ -182,7 +198,7 @@ settingsApp.get("/", async (c) => {
       // are read as stored, then each organization through the verb that authorizes it.
       const ctx = adminContextFor(c, principal);
       const orgs = [];
-      for (const id of await listUserOrgIds(c.env.DB, principal.userId)) {
+      for (const id of await listUserOrgIds(databaseOf(c), principal.userId)) {
         const [org, members] = await Promise.all([getOrganization(ctx, id), listMembers(ctx, id)]);
         const role = members.find((m) => m.user_id === principal.userId)?.role;
         if (role) orgs.push({ org, role });

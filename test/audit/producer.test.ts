@@ -71,7 +71,7 @@ describe("a failing audit queue", () => {
   });
 });
 
-/** `db` counting round trips: one per statement call, one per batch. */
+/** `db` counting round trips: one per statement call, one per batch, on the binding or on a session of it. */
 function countingDb(db: D1Database) {
   const trips: string[][] = [];
   const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement =>
@@ -88,8 +88,9 @@ function countingDb(db: D1Database) {
         return value.bind(target);
       },
     });
-  const counted = new Proxy(db, {
+  const counting = <T extends Pick<D1Database, "prepare" | "batch">>(handle: T): T => new Proxy(handle, {
     get(target, property) {
+      if (property === "withSession") return (start?: string) => counting((target as unknown as D1Database).withSession(start));
       if (property === "prepare") return (sql: string) => wrap(target.prepare(sql), sql);
       if (property === "batch") {
         return (statements: D1PreparedStatement[]) => {
@@ -101,7 +102,7 @@ function countingDb(db: D1Database) {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  return { db: counted, trips };
+  return { db: counting(db), trips };
 }
 
 describe("the audited exchange's response path", () => {

@@ -197,14 +197,16 @@ describe("the pre-fetch gate of a per-tenant issuer", () => {
 });
 
 describe("pinning under a race", () => {
-  /** A D1 binding on which another exchange pins `pins` just before this one's compare-and-set. */
+  /** A D1 binding (and its sessions) on which another exchange pins `pins` just before this one's compare-and-set. */
   function racingDb(pins: Record<string, string>) {
     const meter = meteredDb(env.DB);
-    const db = new Proxy(meter.db, {
+    const racing = <T extends object>(handle: T): T => new Proxy(handle, {
       get(target, name) {
+        if (name === "withSession") return (start?: string) => racing((target as unknown as D1Database).withSession(start));
         if (name !== "prepare") return Reflect.get(target, name);
+        const prepare = (sql: string) => (target as unknown as D1Database).prepare(sql);
         return (sql: string) => {
-          const statement = target.prepare(sql);
+          const statement = prepare(sql);
           if (!sql.startsWith("UPDATE trust_relationships SET subject")) return statement;
           return {
             bind: (after: string, id: string, before: string) => ({
@@ -218,7 +220,7 @@ describe("pinning under a race", () => {
         };
       },
     });
-    return { db, meter };
+    return { db: racing(meter.db), meter };
   }
 
   it("re-reads only the raced relationship, by ID, with many foreign relationships on the repository", async () => {

@@ -110,9 +110,11 @@ describe("the conformance check every wire helper applies", () => {
   const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
   const org = { id: "org_0123456789abcdef01234567", name: "acme", created_at: 1 };
+  // Every answer of the admin API carries its D1 bookmark (read replicas).
+  const bookmark = { "sts-bookmark": `00000000-00000001-00000000-${"0".repeat(32)}` };
 
   it("accepts a documented status with a body that matches its schema", async () => {
-    await expectDocumented(get(`/v1/orgs/${org.id}`), json(org, 200));
+    await expectDocumented(get(`/v1/orgs/${org.id}`), json(org, 200, bookmark));
     await expectDocumented(get(`/v1/orgs/${org.id}`), json({ error: "not_found", error_description: "no such resource" }, 404));
   });
 
@@ -125,15 +127,17 @@ describe("the conformance check every wire helper applies", () => {
 
   it("refuses a body with a member the schema does not have, a wrong type, or a missing member", async () => {
     const where = get(`/v1/orgs/${org.id}`);
-    await expect(expectDocumented(where, json({ ...org, secret: "x" }, 200))).rejects.toThrow(/documented schema/);
-    await expect(expectDocumented(where, json({ ...org, created_at: "yesterday" }, 200))).rejects.toThrow(/documented schema/);
-    await expect(expectDocumented(where, json({ id: org.id, name: "acme" }, 200))).rejects.toThrow(/documented schema/);
+    await expect(expectDocumented(where, json({ ...org, secret: "x" }, 200, bookmark))).rejects.toThrow(/documented schema/);
+    await expect(expectDocumented(where, json({ ...org, created_at: "yesterday" }, 200, bookmark))).rejects.toThrow(/documented schema/);
+    await expect(expectDocumented(where, json({ id: org.id, name: "acme" }, 200, bookmark))).rejects.toThrow(/documented schema/);
     await expect(expectDocumented(where, json({ error: "teapot", error_description: "x" }, 404))).rejects.toThrow(/documented schema/);
   });
 
   it("refuses a missing documented header, and a body where none is documented", async () => {
     const limited = json({ error: "rate_limited", error_description: "slow down" }, 429);
     await expect(expectDocumented(get(`/v1/orgs/${org.id}`), limited)).rejects.toThrow(/Retry-After/);
+    // The admin API's bookmark (a header documented once, by reference, for every route).
+    await expect(expectDocumented(get(`/v1/orgs/${org.id}`), json(org, 200))).rejects.toThrow(/Sts-Bookmark/);
     const revoke = new Request(`${BASE}/revoke`, { method: "POST" });
     await expectDocumented(revoke, new Response(null, { status: 200 }));
     await expect(expectDocumented(revoke, json({ revoked: true }, 200))).rejects.toThrow(/without a body/);

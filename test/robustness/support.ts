@@ -174,15 +174,20 @@ export function faultyDb(db: D1Database, fails: (sql: string) => boolean): D1Dat
     realStatements.set(wrapped, statement);
     return wrapped as unknown as D1PreparedStatement;
   };
-  return {
-    prepare: (sql: string) => wrap(db.prepare(sql), sql),
+  // The binding and its sessions (the Sessions API) fail alike.
+  const handle = (target: Pick<D1Database, "prepare" | "batch">) => ({
+    prepare: (sql: string) => wrap(target.prepare(sql), sql),
     batch: async (statements: D1PreparedStatement[]) => {
       for (const s of statements) if (fails((s as unknown as { sql: string }).sql)) throw new Error("D1_ERROR: Network connection lost.");
-      return db.batch(statements.map((s) => realStatements.get(s) ?? s));
+      return target.batch(statements.map((s) => realStatements.get(s) ?? s));
     },
+  });
+  return {
+    ...handle(db),
     exec: (query: string) => db.exec(query),
-    withSession: () => {
-      throw new Error("not used");
+    withSession: (start?: string) => {
+      const session = db.withSession(start);
+      return { ...handle(session), getBookmark: () => session.getBookmark() };
     },
     dump: () => db.dump(),
   } as unknown as D1Database;

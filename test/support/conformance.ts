@@ -17,13 +17,13 @@ import { OPENAPI_JSON } from "../../src/routes/openapi-document";
 interface ResponseObject {
   $ref?: string;
   description: string;
-  headers?: Record<string, { required?: boolean }>;
+  headers?: Record<string, { $ref?: string; required?: boolean }>;
   content?: Record<string, { schema: Schema }>;
 }
 
 interface Document {
   paths: Record<string, Record<string, { tags: string[]; responses: Record<string, ResponseObject> }>>;
-  components: { schemas: Record<string, Schema>; responses: Record<string, ResponseObject> };
+  components: { schemas: Record<string, Schema>; responses: Record<string, ResponseObject>; headers?: Record<string, { required?: boolean }> };
 }
 
 const document = JSON.parse(OPENAPI_JSON) as Document;
@@ -86,7 +86,8 @@ export async function expectDocumented(request: Request, response: Response): Pr
   const documented = op.responses[String(response.status)];
   if (!documented) throw new Error(`${where}: status ${response.status} is not documented for ${op.key}`);
   const expected = resolve(documented);
-  for (const [header, { required }] of Object.entries(expected.headers ?? {})) {
+  for (const [header, object] of Object.entries(expected.headers ?? {})) {
+    const { required } = object.$ref ? document.components.headers![object.$ref.replace("#/components/headers/", "")]! : object;
     if (required && !response.headers.has(header)) throw new Error(`${where}: documented header ${header} is missing`);
   }
   if (request.method === "HEAD") return;

@@ -47,7 +47,9 @@ function trapDatabase() {
     touched.push(name);
     throw new Error("database touched");
   };
-  const db = { prepare: trap("prepare"), batch: trap("batch"), exec: trap("exec"), dump: trap("dump"), withSession: trap("withSession") };
+  // Starting a session (read replicas) sends nothing to D1; its queries are trapped like the binding's.
+  const session = { prepare: trap("prepare"), batch: trap("batch"), getBookmark: () => null };
+  const db = { prepare: trap("prepare"), batch: trap("batch"), exec: trap("exec"), dump: trap("dump"), withSession: () => session };
   return { db: db as unknown as D1Database, touched };
 }
 

@@ -320,7 +320,7 @@ describe("README: every other curl example, against npm start", () => {
   it("runs each as written, placeholders filled in, and gets what the README shows", async () => {
     const examples = curlExamples();
     // The tour below, in the order a user would meet them; any example it does not know fails.
-    const expected = ["Trust relationships", "Endpoints", "Explain", "Suggest", "Introspection and revocation", "Audit log"];
+    const expected = ["Trust relationships", "Endpoints", "Explain", "Suggest", "Introspection and revocation", "Audit log", "Read replicas"];
     expect(examples.map((e) => e.section).sort(), "a curl example no runner here knows: add one").toEqual([...expected].sort());
     const example = (section: string) => examples.find((e) => e.section === section)!;
 
@@ -389,6 +389,11 @@ describe("README: every other curl example, against npm start", () => {
       const like = shown.events.find((e) => e.kind === event.kind);
       if (like) expect(keysOf(event), String(event.kind)).toEqual(keysOf(like));
     }
+
+    // Read replicas: a change's Sts-Bookmark sent back with the next read, which sees the change
+    // (an empty or foreign bookmark would be refused, and curl -f would fail the example).
+    const projects = JSON.parse(await run("Read replicas", { STS_ADMIN: sts.vars.ADMIN_TOKEN! })) as { projects: { name: string }[] };
+    expect(projects.projects.map((p) => p.name)).toEqual(["widgets", "web"]);
   });
 });
 
