@@ -86,7 +86,8 @@ function analyzeProfile(profile, scriptPath) {
   const markerAt = [];
   let current = "(bundle)";
   for (const line of source) {
-    const m = /^\/\/ ((?:node_modules|src|bench)\/\S+)$/.exec(line);
+    // A worktree's node_modules may be a symlink: esbuild then names it by its real path (../../main/node_modules/…).
+    const m = /^\/\/ (?:(?:\.\.\/)+[^/]+\/)?((?:node_modules|src|bench)\/\S+)$/.exec(line);
     if (m) current = m[1].replace(/^node_modules\/(?:@[^/]+\/)?([^/]+).*/, "$1");
     markerAt.push(current);
   }

@@ -56,7 +56,8 @@ export function buildProduction(root, outdir) {
 
 /** The bundle's biggest contributors, from esbuild's `// path` markers (unminified output). */
 function largestInputs(source) {
-  const marker = /^\/\/ ((?:node_modules|src)\/\S+)$/gm;
+  // A worktree's node_modules may be a symlink, named by its real path (../../main/node_modules/…).
+  const marker = /^\/\/ (?:(?:\.\.\/)+[^/]+\/)?((?:node_modules|src)\/\S+)$/gm;
   const sizes = new Map();
   let last = null;
   let lastIndex = 0;
