@@ -40,7 +40,12 @@ export interface Env {
   /** The audit log's queue (producer); its consumer is this Worker's `queue` handler. */
   AUDIT_QUEUE?: Queue;
   AUDIT_RETENTION_DAYS?: string;
+  /** Workers Static Assets (wrangler.toml `[assets]`): generated files the worker serves. */
+  ASSETS?: StaticAssets;
 }
+
+/** The static assets binding: a `Fetcher` whose requests are answered from `public/`. */
+export type StaticAssets = Fetcher;
 
 export interface Config {
   publicUrl: string;

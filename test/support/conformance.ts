@@ -12,7 +12,7 @@
  * never changes one (it reads a clone).
  */
 import { Validator, type Schema } from "@cfworker/json-schema";
-import { OPENAPI_JSON } from "../../src/routes/openapi-document";
+import OPENAPI_JSON from "../../public/openapi.json?raw";
 
 interface ResponseObject {
   $ref?: string;
