@@ -14,7 +14,7 @@
  * unused bits of the last character, so one token would have 16 accepted spellings of its
  * signature, each a different string for anything that compares, hashes or caches tokens.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ID_PATTERN } from "../db/d1";
 import { decodeBase64Url } from "../base64url";
 import { verifySignature } from "./jws";
@@ -51,18 +51,18 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_LIFETIME_SECONDS: Record<OwnTokenUse, number> = { oidc: 43_200, pull: 3600 };
 
 const OwnClaims = z.object({
-  jti: z.string().min(1).max(128),
+  jti: z.string().check(z.minLength(1), z.maxLength(128)),
   sub: z.string(),
-  iat: z.number().int(),
-  nbf: z.number().int().optional(),
-  exp: z.number().int(),
-  scope: z.string().max(1024),
-  org_id: z.string().regex(ID_PATTERN.org),
-  project_id: z.string().regex(ID_PATTERN.prj),
+  iat: z.number().check(z.int()),
+  nbf: z.optional(z.number().check(z.int())),
+  exp: z.number().check(z.int()),
+  scope: z.string().check(z.maxLength(1024)),
+  org_id: z.string().check(z.regex(ID_PATTERN.org)),
+  project_id: z.string().check(z.regex(ID_PATTERN.prj)),
   token_use: z.enum(["oidc", "pull"]),
-  trust_relationship_id: z.string().regex(ID_PATTERN.trl).optional(),
-  client_id: z.string().min(1).max(128).optional(),
-  parent_jti: z.string().min(1).max(128).optional(),
+  trust_relationship_id: z.optional(z.string().check(z.regex(ID_PATTERN.trl))),
+  client_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  parent_jti: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
 });
 
 export function looksLikeJwt(token: string): boolean {

@@ -11,7 +11,7 @@
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { getOrganization } from "../admin/organizations";
 import { listMembers } from "../admin/users";
 import { listUserOrgIds } from "../db/users";
@@ -66,7 +66,7 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** The form fields each post reads (documentation: the handlers read them one by one). */
-const SignInForm = z.object({ csrf: z.string(), token: z.string().min(1).max(MAX_TOKEN_LENGTH) });
+const SignInForm = z.object({ csrf: z.string(), token: z.string().check(z.minLength(1), z.maxLength(MAX_TOKEN_LENGTH)) });
 const SignOutForm = z.object({ csrf: z.string() });
 
 /**
