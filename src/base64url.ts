@@ -12,12 +12,19 @@
 
 const CANONICAL = /^[A-Za-z0-9_-]*$/;
 
+const ASCII = /^[\x00-\x7f]*$/;
+const encoder = new TextEncoder();
+
 export function encodeBase64Url(input: Uint8Array | string): string {
-  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  // ASCII text (the usual JSON) is its own UTF-8 and a binary string already: no encoding pass.
+  if (typeof input === "string" && ASCII.test(input)) return toUrlAlphabet(btoa(input));
+  const bytes = typeof input === "string" ? encoder.encode(input) : input;
   let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return toUrlAlphabet(btoa(binary));
 }
+
+const toUrlAlphabet = (base64: string): string => base64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 /** The bytes a canonical base64url string spells; `null` for any other string. */
 export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> | null {

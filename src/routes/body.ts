@@ -14,7 +14,7 @@
  */
 import type { z } from "zod/mini";
 import { StsError } from "../errors";
-import { readCappedText } from "../read-capped";
+import { readRequestText } from "../read-capped";
 import { parseStrictJson } from "../strict-json";
 import { safeName, validate } from "../validate";
 import type { AppContext } from "./context";
@@ -30,7 +30,7 @@ const JSON_TYPE = "application/json";
  * read-capped.ts for what breaks otherwise.
  */
 async function readCapped(c: AppContext): Promise<string> {
-  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_BODY_BYTES, { unread: "discard" });
+  const read = await readRequestText(c.req.raw, c.req.header("content-length"), MAX_BODY_BYTES);
   if (read.ok) return read.text;
   if (read.why === "too_large") throw new StsError("body_too_large");
   throw new StsError("body_malformed", undefined, read.why === "length_invalid" ? "Content-Length is not a number of bytes" : "body is not readable UTF-8");
