@@ -129,10 +129,13 @@ export const settingsApp = new Hono<AppEnv>();
 
 settingsApp.use("*", pageHeaders);
 
-settingsApp.get("/assets/:name", (c) => {
+settingsApp.get("/assets/:name", async (c) => {
   const asset = findAsset(c.req.param("name"));
   if (!asset) throw new StsError("route_not_found");
-  return c.body(asset.body, 200, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
+  const file = await c.env.ASSETS?.fetch(new URL(asset.path, c.req.url));
+  // A deployment without its assets is misconfigured; say so rather than serve nothing.
+  if (!file?.ok) throw new StsError("internal", undefined, `static asset ${asset.path}: ${file ? file.status : "no ASSETS binding"}`);
+  return c.body(await file.text(), 200, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
 });
 
 // Every page and form: POSTs from our own origin only, then the session, re-checked.
