@@ -35,6 +35,8 @@ export interface CappedOptions {
  * no backtracking.
  */
 const DIGITS = /^[0-9]+$/;
+/** For whole bodies (a streaming read has its own): no state is kept between whole calls. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Up to 15 digits is exactly representable; more is well-formed and simply too large. */
 const MAX_EXACT_DIGITS = 15;
 
@@ -97,7 +99,7 @@ export async function readRequestText(request: Request, declaredLength: string |
   try {
     const bytes = await request.arrayBuffer();
     if (bytes.byteLength > maxBytes) return { ok: false, why: "too_large" };
-    return { ok: true, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
+    return { ok: true, text: utf8.decode(bytes) };
   } catch {
     // Not UTF-8, or the client went away mid-body.
     return { ok: false, why: "unreadable" };
