@@ -35,6 +35,8 @@ export function auditSink(c: AppContext): AuditSink {
  */
 export function auditExchange(c: AppContext, audience: string | undefined) {
   const trace: ExchangeTrace = {};
+  // Without the queue auditing is off: no event is built for nobody (the producer would drop it).
+  if (!c.env.AUDIT_QUEUE) return { trace, record: (_outcome: ExchangeOutcome) => undefined };
   const clientNetwork = auditNetwork(c.req.header("cf-connecting-ip"), c.req.header("cf-connecting-ipv6"));
   const record = (outcome: ExchangeOutcome) =>
     sendAuditEvent(auditSink(c), exchangeEvent(trace, { requestId: c.get("log").request_id, clientNetwork, audience, nowMs: Date.now() }, outcome));
