@@ -1,7 +1,7 @@
 /**
  * Every route of the app, documented: the operations each route file declares beside its
  * handlers, and the OpenAPI document they make (`npm run openapi` writes it to
- * `openapi-document.ts`, which `GET /openapi.json` serves).
+ * `public/openapi.json`, a static asset that `GET /openapi.json` serves).
  *
  * The worker never imports this file, so neither zod's JSON Schema conversion nor the
  * route descriptions weigh on its bundle; test/openapi proves the served document is what
