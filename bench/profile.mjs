@@ -14,6 +14,8 @@
  * The audit log's cost is split the same way: X1a (the audit queue bound and consumed, as in
  * the bench) and `audit-send-only` (its producer bound to a queue nobody consumes) against X1.
  * Options: --rounds=N (default 5), --no-ablations, --no-audit, --variant=name=path/to/index.ts.
+ * The real worker runs from an unminified build of src/ (the production bundle is minified,
+ * without names), so profiles name functions and source files; the code is the same.
  * Numbers are for finding causes, not for the README; everything is written under bench/.out/.
  */
 import { createRequire } from "node:module";
@@ -86,7 +88,8 @@ function analyzeProfile(profile, scriptPath) {
   const markerAt = [];
   let current = "(bundle)";
   for (const line of source) {
-    const m = /^\/\/ ((?:node_modules|src|bench)\/\S+)$/.exec(line);
+    // A worktree's node_modules may be a symlink: esbuild then names it by its real path (../../main/node_modules/…).
+    const m = /^\/\/ (?:(?:\.\.\/)+[^/]+\/)?((?:node_modules|src|bench)\/\S+)$/.exec(line);
     if (m) current = m[1].replace(/^node_modules\/(?:@[^/]+\/)?([^/]+).*/, "$1");
     markerAt.push(current);
   }
@@ -152,7 +155,9 @@ async function main() {
     const [name, entry] = arg.slice("--variant=".length).split("=");
     variants[name] = { script: await buildVariant(name, [], entry) };
   }
-  const { mf, urls, x1Body, pool, bundle } = await setUp({ root: ROOT, out: OUT, log, initialTokens: 2000, extra: variants, withDw: true, inspectorPort: INSPECTOR_PORT });
+  const readable = await buildVariant("readable", []);
+  for (const v of Object.values(variants)) v.script ??= readable;
+  const { mf, urls, x1Body, pool } = await setUp({ root: ROOT, out: OUT, log, initialTokens: 2000, extra: variants, withDw: true, inspectorPort: INSPECTOR_PORT, realScript: readable });
   try {
     const serverPid = findWorkerdPid();
     if (serverPid) {
@@ -206,8 +211,8 @@ async function main() {
 
     await pool.fill(3000);
     for (const [label, target, scriptPath, bodyOf] of [
-      ["X1 (real worker, RWX token)", "core:user:x", bundle.script, () => ({ body: x1Body })],
-      ["X2 (real worker, GitHub tokens with jti)", "core:user:x", bundle.script, () => ({ nextBody: () => pool.take() })],
+      ["X1 (real worker, RWX token)", "core:user:x", readable, () => ({ body: x1Body })],
+      ["X2 (real worker, GitHub tokens with jti)", "core:user:x", readable, () => ({ nextBody: () => pool.take() })],
       ["D (reference floor)", "core:user:d", join(OUT, "bench-workers", "d.js"), () => ({ body: x1Body })],
       ["Dw (reference floor with the replay write, X2 tokens)", "core:user:dw", join(OUT, "bench-workers", "dw.js"), () => ({ nextBody: () => pool.take() })],
     ]) {

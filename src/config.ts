@@ -5,7 +5,7 @@
  * tokens) stay optional here: a missing one fails the route that needs it with its own
  * configuration hint, never the whole service.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { StsError } from "./errors";
 
 export type ProviderName = "github" | "circleci" | "buildkite" | "rwx";
@@ -40,7 +40,12 @@ export interface Env {
   /** The audit log's queue (producer); its consumer is this Worker's `queue` handler. */
   AUDIT_QUEUE?: Queue;
   AUDIT_RETENTION_DAYS?: string;
+  /** Workers Static Assets (wrangler.toml `[assets]`): generated files the worker serves. */
+  ASSETS?: StaticAssets;
 }
+
+/** The static assets binding: a `Fetcher` whose requests are answered from `public/`. */
+export type StaticAssets = Fetcher;
 
 export interface Config {
   publicUrl: string;
@@ -57,26 +62,23 @@ export interface Config {
   auditRetentionDays: number;
 }
 
-const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
-const optionalSecret = z
-  .string()
-  .optional()
-  .transform((s) => (s && s.length > 0 ? s : undefined));
+const url = z.pipe(z.url({ protocol: /^https?$/ }), z.transform((u) => u.replace(/\/+$/, "")));
+const optionalSecret = z.pipe(z.optional(z.string()), z.transform((s) => (s && s.length > 0 ? s : undefined)));
 
 const EnvSchema = z.object({
-  PUBLIC_URL: url.default("http://localhost:8787"),
-  AUDIENCE: url.optional(),
+  PUBLIC_URL: z._default(url, "http://localhost:8787"),
+  AUDIENCE: z.optional(url),
   SIGNING_KEYS: optionalSecret,
   TOKEN_HASH_SALT: optionalSecret,
   ADMIN_TOKEN: optionalSecret,
   INTROSPECTION_TOKEN: optionalSecret,
-  GITHUB_ISSUER: url.optional(),
-  CIRCLECI_ISSUER: url.optional(),
-  BUILDKITE_ISSUER: url.optional(),
-  RWX_ISSUER: url.optional(),
-  ALLOW_INSECURE_ISSUERS: z.enum(["true", "false", ""]).optional(),
-  MAX_TRUST_RELATIONSHIPS_PER_PROJECT: z.coerce.number().int().min(1).max(10_000).default(100),
-  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  GITHUB_ISSUER: z.optional(url),
+  CIRCLECI_ISSUER: z.optional(url),
+  BUILDKITE_ISSUER: z.optional(url),
+  RWX_ISSUER: z.optional(url),
+  ALLOW_INSECURE_ISSUERS: z.optional(z.enum(["true", "false", ""])),
+  MAX_TRUST_RELATIONSHIPS_PER_PROJECT: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), 100),
+  AUDIT_RETENTION_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(3650)), 90),
 });
 
 const parsed = new WeakMap<object, Config>();

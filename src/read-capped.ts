@@ -35,6 +35,8 @@ export interface CappedOptions {
  * no backtracking.
  */
 const DIGITS = /^[0-9]+$/;
+/** For whole bodies (a streaming read has its own): no state is kept between whole calls. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Up to 15 digits is exactly representable; more is well-formed and simply too large. */
 const MAX_EXACT_DIGITS = 15;
 
@@ -78,6 +80,29 @@ export async function readCappedText(
   } catch {
     // Not UTF-8, or the stream failed; reading on finds out which, and ends either way.
     return refuse("unreadable");
+  }
+}
+
+/**
+ * A request body, as `readCappedText` reads it with `unread: "discard"`, in one native read
+ * when it declares a length within the cap: the declared length is all the body there can
+ * be (HTTP framing ends it there; requests are not decompressed), so it is read whole
+ * instead of chunk by chunk, a reader, its promises and a streaming decoder per request.
+ * Without a length (chunked), or with one over the cap, it takes the capped path.
+ * Never for responses we fetch: those may be decompressed past their declared length.
+ */
+export async function readRequestText(request: Request, declaredLength: string | null | undefined, maxBytes: number): Promise<CappedText> {
+  const declared = parseContentLength(declaredLength);
+  if (declared === null || declared === undefined || declared > maxBytes || !request.body) {
+    return readCappedText(request.body, declaredLength, maxBytes, { unread: "discard" });
+  }
+  try {
+    const bytes = await request.arrayBuffer();
+    if (bytes.byteLength > maxBytes) return { ok: false, why: "too_large" };
+    return { ok: true, text: utf8.decode(bytes) };
+  } catch {
+    // Not UTF-8, or the client went away mid-body.
+    return { ok: false, why: "unreadable" };
   }
 }
 

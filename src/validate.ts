@@ -5,11 +5,16 @@
  * It reads no request (routes/body.ts reads HTTP bodies, the settings page its forms) and
  * says nothing about what a field means (the schemas beside each domain verb do).
  */
-import type { z } from "zod";
+import { config, type z } from "zod/mini";
+import en from "zod/v4/locales/en.js";
 import { StsError } from "./errors";
 
+// zod/mini installs no locale (classic zod does, on its first schema): without one every
+// issue would read "Invalid input". English, once, so the words clients see stay the same.
+config(en());
+
 /** The typed value, or `field_invalid` naming the first bad field. */
-export function validate<T>(schema: z.ZodType<T>, value: unknown): T {
+export function validate<T>(schema: z.ZodMiniType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -4,7 +4,7 @@
  * (the real app with env.DB wrapped), the last four with the esbuild that wrangler uses.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -50,13 +50,30 @@ export function buildProduction(root, outdir) {
     rawBytes: bytes.length,
     gzipBytes: gzipSync(bytes).length,
     wranglerReport: upload ? { rawKiB: Number(upload[1]), gzipKiB: Number(upload[2]) } : null,
-    largestInputs: largestInputs(bytes.toString("utf8")),
+    largestInputs: largestInputs(bytes.toString("utf8"), existsSync(`${script}.map`) ? JSON.parse(readFileSync(`${script}.map`, "utf8")) : null),
   };
 }
 
-/** The bundle's biggest contributors, from esbuild's `// path` markers (unminified output). */
-function largestInputs(source) {
-  const marker = /^\/\/ ((?:node_modules|src)\/\S+)$/gm;
+/**
+ * The bundle's biggest contributors, in bytes of output: from the `// path` markers of an
+ * unminified bundle, or, when it is minified (wrangler.toml's `minify`), from its source map
+ * (`upload_source_maps`), each generated character counted for the source it maps to.
+ */
+function largestInputs(source, map) {
+  const sizes = map ? sizesFromSourceMap(source, map) : sizesFromMarkers(source);
+  const groups = new Map();
+  for (const [path, size] of sizes) {
+    const group = path.replace(/^(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/v4\/[^/]+)?|src\/[^/]+).*/, "$1");
+    groups.set(group, (groups.get(group) ?? 0) + size);
+  }
+  return [...groups].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([path, bytes]) => ({ path, bytes }));
+}
+
+// A worktree's node_modules may be a symlink, named by its real path (../../main/node_modules/…).
+const normalize = (path) => path.replace(/^.*?\/(?=node_modules\/|src\/)/, "");
+
+function sizesFromMarkers(source) {
+  const marker = /^\/\/ (?:(?:\.\.\/)+[^/]+\/)?((?:node_modules|src)\/\S+)$/gm;
   const sizes = new Map();
   let last = null;
   let lastIndex = 0;
@@ -66,12 +83,48 @@ function largestInputs(source) {
     lastIndex = m.index;
   }
   if (last) sizes.set(last, (sizes.get(last) ?? 0) + source.length - lastIndex);
-  const groups = new Map();
-  for (const [path, size] of sizes) {
-    const group = path.replace(/^(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/v4\/[^/]+)?|src\/[^/]+).*/, "$1");
-    groups.set(group, (groups.get(group) ?? 0) + size);
-  }
-  return [...groups].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([path, bytes]) => ({ path, bytes }));
+  return sizes;
+}
+
+const VLQ = Object.fromEntries([..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].map((c, i) => [c, i]));
+
+/** Source map v3: the generated span from each segment to the next is its source's. */
+function sizesFromSourceMap(source, map) {
+  const lines = source.split("\n");
+  const sizes = new Map();
+  let sourceIndex = 0;
+  map.mappings.split(";").forEach((line, n) => {
+    let column = 0;
+    let previous = null;
+    const close = (end) => {
+      if (previous === null) return;
+      const path = normalize(map.sources[previous.source] ?? "(unknown)");
+      sizes.set(path, (sizes.get(path) ?? 0) + end - previous.column);
+    };
+    for (const segment of line.split(",").filter(Boolean)) {
+      const values = [];
+      let value = 0;
+      let shift = 0;
+      for (const c of segment) {
+        const digit = VLQ[c];
+        value += (digit & 31) << shift;
+        if (digit & 32) shift += 5;
+        else {
+          values.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      column += values[0];
+      close(column);
+      if (values.length > 1) {
+        sourceIndex += values[1];
+        previous = { column, source: sourceIndex };
+      } else previous = null;
+    }
+    close(lines[n]?.length ?? column);
+  });
+  return sizes;
 }
 
 /** How wrangler bundles a Worker (ESM, workerd conditions); the bench bundles the same way. */

@@ -59,17 +59,19 @@ export function analyze(rounds, connections) {
   return { rounds: phases.length, variants, ratios, p50DeltaX1D, p50DeltaX2D };
 }
 
+/** Issue 12's targets ("closer to the floor"), and issue 10's for the audited exchange. */
 export function targetsOf(results) {
   const c32 = results.summary["32"];
   const c1 = results.summary["1"];
-  const bundleKiB = results.bundle.gzipBytes / 1024;
+  // The upload as wrangler reports it (what deploy:check budgets), else our own gzip of it.
+  const bundleKiB = results.bundle.wranglerReport?.gzipKiB ?? results.bundle.gzipBytes / 1024;
   const { x1, x2 } = results.counted;
   const list = [
     { target: "X1a÷X1 throughput ≥ 0.95 (audited, 32 conns)", value: c32?.ratios["X1a/X1"].throughput.median, met: c32?.ratios["X1a/X1"].throughput.median >= 0.95 },
-    { target: "X1÷D throughput ≥ 0.8 (32 conns)", value: c32?.ratios["X1/D"].throughput.median, met: c32?.ratios["X1/D"].throughput.median >= 0.8 },
-    { target: "X2÷D throughput ≥ 0.7 (32 conns)", value: c32?.ratios["X2/D"].throughput.median, met: c32?.ratios["X2/D"].throughput.median >= 0.7 },
-    { target: "p50(X1) ≤ p50(D) + 0.3 ms (1 conn)", value: c1?.p50DeltaX1D.median, unit: "ms", met: c1?.p50DeltaX1D.median <= 0.3 },
-    { target: "bundle ≤ 150 KiB gzip", value: bundleKiB, unit: "KiB", met: bundleKiB <= 150 },
+    { target: "X1÷D throughput ≥ 0.95 (32 conns)", value: c32?.ratios["X1/D"].throughput.median, met: c32?.ratios["X1/D"].throughput.median >= 0.95 },
+    { target: "X2÷D throughput ≥ 0.9 (32 conns)", value: c32?.ratios["X2/D"].throughput.median, met: c32?.ratios["X2/D"].throughput.median >= 0.9 },
+    { target: "p50(X1) ≤ p50(D) + 0.1 ms (1 conn)", value: c1?.p50DeltaX1D.median, unit: "ms", met: c1?.p50DeltaX1D.median <= 0.1 },
+    { target: "bundle ≤ 64 KiB gzip (as wrangler reports the upload)", value: bundleKiB, unit: "KiB", met: bundleKiB <= 64 },
     { target: "1 D1 round trip per exchange", value: `X1 ${fmt(x1.d1RoundTripsPerExchange)} / X2 ${fmt(x2.d1RoundTripsPerExchange)}`, met: x1.d1RoundTripsPerExchange === 1 && x2.d1RoundTripsPerExchange === 1 },
     {
       target: "0 outbound requests per exchange",
@@ -151,7 +153,8 @@ export function readmeSection(results) {
   }
   lines.push("");
   const k = results.counted;
-  lines.push(`Production bundle: ${fmt(results.bundle.rawBytes / 1024, 1)} KiB raw, ${fmt(results.bundle.gzipBytes / 1024, 1)} KiB gzip. Counted per audited exchange after warm-up: X1 ${fmt(k.x1.d1RoundTripsPerExchange)} D1 round trip(s) and ${fmt(k.x1.outboundPerExchange)} outbound requests, X2 ${fmt(k.x2.d1RoundTripsPerExchange)} and ${fmt(k.x2.outboundPerExchange)}; ${k.measuredOutbound} outbound requests over all ${k.measuredExchanges} measured exchanges.`);
+  const upload = results.bundle.wranglerReport;
+  lines.push(`Production bundle (minified): ${fmt(results.bundle.rawBytes / 1024, 1)} KiB raw, ${fmt(results.bundle.gzipBytes / 1024, 1)} KiB gzip${upload ? ` (wrangler reports the upload as ${fmt(upload.gzipKiB, 1)} KiB gzip)` : ""}. Counted per audited exchange after warm-up: X1 ${fmt(k.x1.d1RoundTripsPerExchange)} D1 round trip(s) and ${fmt(k.x1.outboundPerExchange)} outbound requests, X2 ${fmt(k.x2.d1RoundTripsPerExchange)} and ${fmt(k.x2.outboundPerExchange)}; ${k.measuredOutbound} outbound requests over all ${k.measuredExchanges} measured exchanges.`);
   if (results.audit) lines.push(`Audit: ${auditLine(results.audit)}.`);
   lines.push("");
   lines.push("Targets are judged on the medians. On this shared machine the IQRs are wide, and the server's CPU time per");

@@ -46,10 +46,11 @@ export async function expectOk(url, body, what) {
 /**
  * `extra` adds variants of the real worker (profile.mjs): { name: { script?, limiters?, queue? } },
  * `limiters` naming the rate limiter bindings it gets (default: all, never throttling),
- * `queue: "send-only"` binding the audit queue's producer to a queue nobody consumes.
+ * `queue: "send-only"` binding the audit queue's producer to a queue nobody consumes;
+ * `realScript` runs X1/X1a from another build of the same source than the production bundle.
  * Returns URLs by variant, the X1 body, the X2 token pool, the outbound counter and more.
  */
-export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = {}, withDw = false, inspectorPort }) {
+export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = {}, withDw = false, inspectorPort, realScript }) {
   log("building the production bundle (wrangler deploy --dry-run) and the bench workers");
   const bundle = buildProduction(root, join(out, "worker"));
   const scripts = await buildBenchWorkers(root, join(out, "bench-workers"));
@@ -94,8 +95,8 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
   const mf = new Miniflare({
     inspectorPort,
     workers: [
-      realWorker("x", bundle.script),
-      realWorker("xa", bundle.script, LIMITERS, { ...producing, ...consuming }),
+      realWorker("x", realScript ?? bundle.script),
+      realWorker("xa", realScript ?? bundle.script, LIMITERS, { ...producing, ...consuming }),
       reference("a"),
       reference("c"),
       reference("d"),

@@ -9,7 +9,7 @@
  * the project and whether the token's replay record exists. It mints nothing, consumes no
  * `jti`, pins nothing and writes nothing but its audit record (what it concluded, who asked).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeProject } from "../access/reach";
 import type { ProviderName } from "../config";
 import { findProjectRelationshipsAndReplay } from "../db/trust-relationships";
@@ -22,7 +22,7 @@ import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 
 /** The body of explain and suggest: the pasted token (its size is the verifier's first check). */
-export const SubjectTokenInput = z.strictObject({ subject_token: z.string().min(1) });
+export const SubjectTokenInput = z.strictObject({ subject_token: z.string().check(z.minLength(1)) });
 export type SubjectTokenInput = z.infer<typeof SubjectTokenInput>;
 
 /** What explain and suggest need besides an admin verb's context: the CI keys, and the door's budget for these calls. */

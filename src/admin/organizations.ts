@@ -2,7 +2,7 @@
  * Organizations (SPEC §5): the operator creates them; whoever reaches one may read it.
  * Access is decided by `access/reach.ts`; storage is `db/organizations.ts`.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeOrg, requireOperator } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";
@@ -11,13 +11,13 @@ import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 
 /** A display name: trimmed, 1–200 characters (organizations and projects alike). */
-export const DisplayName = z.string().trim().min(1).max(200);
+export const DisplayName = z.string().check(z.trim(), z.minLength(1), z.maxLength(200));
 
 export const NewOrganization = z.strictObject({ name: DisplayName });
 export type NewOrganization = z.infer<typeof NewOrganization>;
 
 /** An organization as the API shows it (`db/organizations.ts` builds it). */
-export const OrganizationView = z.object({ id: z.string().regex(ID_PATTERN.org), name: z.string(), created_at: z.number().int() });
+export const OrganizationView = z.object({ id: z.string().check(z.regex(ID_PATTERN.org)), name: z.string(), created_at: z.number().check(z.int()) });
 
 /** `POST /v1/orgs`: the operator only. */
 export async function createOrganization(ctx: AdminContext, input: Input<NewOrganization>): Promise<Changed<Organization>> {

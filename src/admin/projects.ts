@@ -3,7 +3,7 @@
  * reaches the organization (deleting and creating need an admin). Deleting a project
  * removes its relationships and static tokens and so ends every token made for it.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeOrg, authorizeProject } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";
@@ -17,10 +17,10 @@ export type NewProject = z.infer<typeof NewProject>;
 
 /** A project as the API shows it (`db/organizations.ts` builds it). */
 export const ProjectView = z.object({
-  id: z.string().regex(ID_PATTERN.prj),
-  org_id: z.string().regex(ID_PATTERN.org),
+  id: z.string().check(z.regex(ID_PATTERN.prj)),
+  org_id: z.string().check(z.regex(ID_PATTERN.org)),
   name: z.string(),
-  created_at: z.number().int(),
+  created_at: z.number().check(z.int()),
 });
 
 /** `POST /v1/orgs/{org_id}/projects`: an admin of the organization. */

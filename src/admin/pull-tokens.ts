@@ -4,7 +4,7 @@
  * from, and named after it so they die with it. Signed, short-lived, never stored or
  * listed; the claims are `tokens/pull-tokens.ts`, who may ask is `access/reach.ts`.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { Principal } from "../access/principal";
 import { authorizeRegistry } from "../access/reach";
 import { StsError } from "../errors";
@@ -14,12 +14,12 @@ import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 
 export const NewPullToken = z.strictObject({
-  expires_in: z.number().int().min(MIN_PULL_TOKEN_TTL_SECONDS).max(MAX_PULL_TOKEN_TTL_SECONDS).default(MAX_PULL_TOKEN_TTL_SECONDS),
+  expires_in: z._default(z.number().check(z.int(), z.gte(MIN_PULL_TOKEN_TTL_SECONDS), z.lte(MAX_PULL_TOKEN_TTL_SECONDS)), MAX_PULL_TOKEN_TTL_SECONDS),
 });
 export type NewPullToken = z.infer<typeof NewPullToken>;
 
 /** `expires_at` in Unix seconds. */
-export const IssuedPullToken = z.object({ token: z.string(), expires_at: z.number().int() });
+export const IssuedPullToken = z.object({ token: z.string(), expires_at: z.number().check(z.int()) });
 export type IssuedPullToken = z.infer<typeof IssuedPullToken>;
 
 /** Who minted a pull token, for its `act` claim: a public identifier, never a secret. */

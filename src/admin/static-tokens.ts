@@ -6,7 +6,7 @@
  * its change record; lists carry the masked preview, never the plaintext (not stored) or
  * its hash (never selected). Generating and hashing are `tokens/static-tokens.ts`.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeOrg, authorizeProject, authorizeUser, pathId, type Access } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/static-tokens";
@@ -19,7 +19,7 @@ import { readInput, type AdminContext, type Input } from "./context";
 /** Per owner (user, organization or project); enough for rotation, bounded against abuse. */
 export const MAX_STATIC_TOKENS_PER_OWNER = 100;
 
-export const NewStaticToken = z.strictObject({ description: z.string().trim().max(500).default("") });
+export const NewStaticToken = z.strictObject({ description: z._default(z.string().check(z.trim(), z.maxLength(500)), "") });
 export type NewStaticToken = z.infer<typeof NewStaticToken>;
 
 /** Whose tokens, as a door names them (path or form IDs, not yet checked): the verb authorizes it. */
@@ -27,21 +27,21 @@ export type OwnerRef = { kind: "user"; userId: string } | { kind: "organization"
 
 /** What a list shows of a token (SPEC §5). */
 export const StaticTokenView = z.object({
-  id: z.string().regex(ID_PATTERN.tok),
+  id: z.string().check(z.regex(ID_PATTERN.tok)),
   preview: z.string(),
   description: z.string(),
-  created_at: z.number().int(),
-  last_used_at: z.number().int().nullable(),
+  created_at: z.number().check(z.int()),
+  last_used_at: z.nullable(z.number().check(z.int())),
 });
 export type StaticTokenView = z.infer<typeof StaticTokenView>;
 
 /** The one result that ever carries the plaintext (SPEC §4). */
 export const IssuedStaticToken = z.object({
-  id: z.string().regex(ID_PATTERN.tok),
+  id: z.string().check(z.regex(ID_PATTERN.tok)),
   token: z.string(),
   preview: z.string(),
   description: z.string(),
-  created_at: z.number().int(),
+  created_at: z.number().check(z.int()),
 });
 export type IssuedStaticToken = z.infer<typeof IssuedStaticToken>;
 

@@ -8,7 +8,7 @@
  * the same bodies with the same field names. Matching a relationship against a token is
  * not here: `trust/` does that.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeProject, pathId } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/trust-relationships";
@@ -27,13 +27,15 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 export const CommonRelationshipFields = z.object({
   provider: z.enum(PROVIDER_NAMES),
   // `shadow`: evaluated and recorded on every exchange naming the job, never admitting it.
-  mode: z.enum(RELATIONSHIP_MODES).default("enforce"),
-  description: z.string().max(500).default(""),
-  token_ttl_seconds: z.number().int().min(60).max(43_200).default(DEFAULT_TOKEN_TTL_SECONDS),
-  conditions: z
-    .record(z.string().min(1).max(128), z.string().min(1).max(MAX_PATTERN_LENGTH))
-    .refine((c) => Object.keys(c).length <= MAX_CONDITIONS, `at most ${MAX_CONDITIONS} conditions`)
-    .default({}),
+  mode: z._default(z.enum(RELATIONSHIP_MODES), "enforce"),
+  description: z._default(z.string().check(z.maxLength(500)), ""),
+  token_ttl_seconds: z._default(z.number().check(z.int(), z.gte(60), z.lte(43_200)), DEFAULT_TOKEN_TTL_SECONDS),
+  conditions: z._default(
+    z
+      .record(z.string().check(z.minLength(1), z.maxLength(128)), z.string().check(z.minLength(1), z.maxLength(MAX_PATTERN_LENGTH)))
+      .check(z.refine((c) => Object.keys(c).length <= MAX_CONDITIONS, `at most ${MAX_CONDITIONS} conditions`)),
+    {},
+  ),
 });
 const COMMON_KEYS = Object.keys(CommonRelationshipFields.shape);
 
@@ -46,7 +48,7 @@ export const RelationshipBody = z.discriminatedUnion(
   "provider",
   PROVIDER_NAMES.map((name) =>
     z.strictObject({ ...CommonRelationshipFields.shape, provider: z.literal(name), ...PROVIDERS[name].relationshipSchema.shape }),
-  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  ) as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]],
 );
 
 /** A relationship as the API shows it (`renderRelationship`), per provider: its fields flattened in, pinned IDs once known. */
@@ -54,17 +56,17 @@ export const TrustRelationshipResponse = z.discriminatedUnion(
   "provider",
   PROVIDER_NAMES.map((name) =>
     z.object({
-      id: z.string().regex(ID_PATTERN.trl),
-      project_id: z.string().regex(ID_PATTERN.prj),
+      id: z.string().check(z.regex(ID_PATTERN.trl)),
+      project_id: z.string().check(z.regex(ID_PATTERN.prj)),
       provider: z.literal(name),
       mode: z.enum(RELATIONSHIP_MODES),
       ...PROVIDERS[name].relationshipSchema.shape,
       conditions: z.record(z.string(), z.string()),
       description: z.string(),
-      token_ttl_seconds: z.number().int(),
-      created_at: z.number().int(),
+      token_ttl_seconds: z.number().check(z.int()),
+      created_at: z.number().check(z.int()),
     }),
-  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+  ) as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]],
 );
 
 /** A relationship body, validated: the common fields and the provider's own (`subject`). */

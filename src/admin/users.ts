@@ -3,7 +3,7 @@
  * user reads themselves; an organization's admins add and remove members, and whoever
  * reaches the organization lists them. To change a role, remove and add again.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeOrg, authorizeUser, pathId, requireOperator } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/users";
@@ -16,23 +16,23 @@ import { DisplayName } from "./organizations";
 export const NewUser = z.strictObject({
   name: DisplayName,
   // Emails are compared case-insensitively by every mail system users meet; store one spelling.
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  email: z.pipe(z.email().check(z.maxLength(254)), z.transform((e) => e.toLowerCase())),
 });
 export type NewUser = z.infer<typeof NewUser>;
 
 export const NewMember = z.strictObject({
-  user_id: z.string().regex(ID_PATTERN.usr, "must be a user ID (usr_…)"),
+  user_id: z.string().check(z.regex(ID_PATTERN.usr, "must be a user ID (usr_…)")),
   role: z.enum(["admin", "member"]),
 });
 export type NewMember = z.infer<typeof NewMember>;
 
 /** A user and a membership as the API shows them (`db/users.ts` builds them). */
-export const UserView = z.object({ id: z.string().regex(ID_PATTERN.usr), name: z.string(), email: z.string(), created_at: z.number().int() });
+export const UserView = z.object({ id: z.string().check(z.regex(ID_PATTERN.usr)), name: z.string(), email: z.string(), created_at: z.number().check(z.int()) });
 export const MembershipView = z.object({
-  org_id: z.string().regex(ID_PATTERN.org),
-  user_id: z.string().regex(ID_PATTERN.usr),
+  org_id: z.string().check(z.regex(ID_PATTERN.org)),
+  user_id: z.string().check(z.regex(ID_PATTERN.usr)),
   role: z.enum(["admin", "member"]),
-  created_at: z.number().int(),
+  created_at: z.number().check(z.int()),
 });
 
 /** `POST /v1/users`: the operator only. A taken email is a `conflict`. */

@@ -9,7 +9,7 @@
  * passes its parameters validated with `AuditQuery`, or a reader that does so, called only
  * once the caller may read (so a refused caller learns nothing from its parameters' errors).
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeOrg, type ReachContext } from "../access/reach";
 import { readInput, type Input } from "../admin/context";
 import { ID_PATTERN } from "../db/d1";
@@ -25,22 +25,21 @@ export const MAX_AUDIT_PAGE = 200;
 const TIME = /^(?:[0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2}))$/;
 const toMs = (s: string): number => (/^[0-9]+$/.test(s) ? Number(s) * 1000 : Date.parse(s));
 const TIME_ERROR = "must be Unix seconds or an RFC 3339 date-time";
-const Time = z.string().regex(TIME, TIME_ERROR).transform(toMs).refine(Number.isFinite, TIME_ERROR);
+const Time = z.pipe(z.string().check(z.regex(TIME, TIME_ERROR)), z.transform(toMs)).check(z.refine(Number.isFinite, TIME_ERROR));
 
 /** The listing's parameters, as strings (a query string or a form); anything else is refused by name. */
 export const AuditQuery = z.strictObject({
-  project_id: z.string().regex(ID_PATTERN.prj, "must be a project ID (prj_…)").optional(),
-  kind: z.enum(EVENT_KINDS).optional(),
-  outcome: z.enum(EXCHANGE_OUTCOMES).optional(),
-  since: Time.optional(),
-  until: Time.optional(),
-  cursor: z.string().max(512).optional(),
-  limit: z
-    .string()
-    .regex(/^[0-9]{1,4}$/, "must be a whole number")
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= MAX_AUDIT_PAGE, `must be 1 to ${MAX_AUDIT_PAGE}`)
-    .optional(),
+  project_id: z.optional(z.string().check(z.regex(ID_PATTERN.prj, "must be a project ID (prj_…)"))),
+  kind: z.optional(z.enum(EVENT_KINDS)),
+  outcome: z.optional(z.enum(EXCHANGE_OUTCOMES)),
+  since: z.optional(Time),
+  until: z.optional(Time),
+  cursor: z.optional(z.string().check(z.maxLength(512))),
+  limit: z.optional(
+    z
+      .pipe(z.string().check(z.regex(/^[0-9]{1,4}$/, "must be a whole number")), z.transform(Number))
+      .check(z.refine((n) => n >= 1 && n <= MAX_AUDIT_PAGE, `must be 1 to ${MAX_AUDIT_PAGE}`)),
+  ),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 

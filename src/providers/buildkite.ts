@@ -6,25 +6,25 @@
  * like GitHub's IDs; once pinned, a token without them is refused, since leaving a claim
  * out must not be a way around the pin.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { claimValue, newPins, pickClaims, UUID_PATTERN, type IdentityCheck, type Provider } from "./provider";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,99})$/;
-const uuid = z.string().regex(UUID_PATTERN, "must be a lowercase UUID");
+const uuid = z.string().check(z.regex(UUID_PATTERN, "must be a lowercase UUID"));
 
 const claims = z.looseObject({
-  sub: z.string().min(1),
-  organization_slug: z.string().regex(SLUG),
-  pipeline_slug: z.string().regex(SLUG),
-  organization_id: uuid.optional(),
-  pipeline_id: uuid.optional(),
+  sub: z.string().check(z.minLength(1)),
+  organization_slug: z.string().check(z.regex(SLUG)),
+  pipeline_slug: z.string().check(z.regex(SLUG)),
+  organization_id: z.optional(uuid),
+  pipeline_id: z.optional(uuid),
 });
 
 const relationship = z.strictObject({
-  organization_slug: z.string().regex(SLUG, "must be a Buildkite slug"),
-  pipeline_slug: z.string().regex(SLUG, "must be a Buildkite slug"),
-  organization_uuid: uuid.optional(),
-  pipeline_uuid: uuid.optional(),
+  organization_slug: z.string().check(z.regex(SLUG, "must be a Buildkite slug")),
+  pipeline_slug: z.string().check(z.regex(SLUG, "must be a Buildkite slug")),
+  organization_uuid: z.optional(uuid),
+  pipeline_uuid: z.optional(uuid),
 });
 type BuildkiteSubject = z.infer<typeof relationship>;
 

@@ -8,26 +8,26 @@
  * the organization's UUID. That token is handed to every service the job talks to (AWS,
  * Vault, any SaaS), so any of them could replay it here: admitting it is opt-in.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
 
 const ORG_ID = "oidc.circleci.com/org-id";
 const PROJECT_ID = "oidc.circleci.com/project-id";
 const SSH_RERUN = "oidc.circleci.com/ssh-rerun";
-const uuid = z.string().regex(UUID_PATTERN, "must be a lowercase UUID");
+const uuid = z.string().check(z.regex(UUID_PATTERN, "must be a lowercase UUID"));
 
 const claims = z.looseObject({
-  sub: z.string().min(1),
-  [ORG_ID]: uuid.optional(),
+  sub: z.string().check(z.minLength(1)),
+  [ORG_ID]: z.optional(uuid),
   [PROJECT_ID]: uuid,
-  [SSH_RERUN]: z.boolean().optional(),
-  "oidc.circleci.com/context-ids": z.array(z.string()).optional(),
+  [SSH_RERUN]: z.optional(z.boolean()),
+  "oidc.circleci.com/context-ids": z.optional(z.array(z.string())),
 });
 
 const relationship = z.strictObject({
   organization_uuid: uuid,
   project_uuid: uuid,
-  accept_default_audience: z.boolean().default(false),
+  accept_default_audience: z._default(z.boolean(), false),
 });
 type CircleCiSubject = z.infer<typeof relationship>;
 

@@ -6,7 +6,7 @@
  * when not given, so a re-registered owner or repository with the same names is refused.
  * `sub` is never parsed: repositories choose its shape.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { claimValue, newPins, pickClaims, type Claims, type IdentityCheck, type Provider } from "./provider";
 
 // An enterprise slug as relationships may spell it (compared in lower case), and as an
@@ -15,27 +15,27 @@ import { claimValue, newPins, pickClaims, type Claims, type IdentityCheck, type 
 // a JSON Schema pattern has no flags, and the OpenAPI document shows this one.
 const ENTERPRISE_SLUG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})$/;
 const ISSUER_ENTERPRISE_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
-const NUMERIC_ID = z.string().regex(/^[1-9][0-9]{0,19}$/);
+const NUMERIC_ID = z.string().check(z.regex(/^[1-9][0-9]{0,19}$/));
 // GitHub's owner and repository name alphabets (repository names also allow '.').
-const OWNER = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "must be a GitHub owner name");
-const REPOSITORY = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a repository name without the owner");
+const OWNER = z.string().check(z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "must be a GitHub owner name"));
+const REPOSITORY = z.string().check(z.regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a repository name without the owner"));
 
 const claims = z.looseObject({
-  sub: z.string().min(1),
-  repository: z.string().regex(/^[^/\s]+\/[^/\s]+$/),
+  sub: z.string().check(z.minLength(1)),
+  repository: z.string().check(z.regex(/^[^/\s]+\/[^/\s]+$/)),
   repository_id: NUMERIC_ID,
-  repository_owner: z.string().min(1),
+  repository_owner: z.string().check(z.minLength(1)),
   repository_owner_id: NUMERIC_ID,
-  event_name: z.string().optional(),
-  enterprise: z.string().optional(),
+  event_name: z.optional(z.string()),
+  enterprise: z.optional(z.string()),
 });
 
 const relationship = z.strictObject({
   owner: OWNER,
   repository: REPOSITORY,
-  owner_id: NUMERIC_ID.optional(),
-  repository_id: NUMERIC_ID.optional(),
-  enterprise: z.string().regex(ENTERPRISE_SLUG, "must be an enterprise slug").optional(),
+  owner_id: z.optional(NUMERIC_ID),
+  repository_id: z.optional(NUMERIC_ID),
+  enterprise: z.optional(z.string().check(z.regex(ENTERPRISE_SLUG, "must be an enterprise slug"))),
 });
 type GitHubSubject = z.infer<typeof relationship>;
 

@@ -18,9 +18,9 @@
  * It does not decide which issuers are trusted: callers only ever pass an issuer built
  * from configuration, and gate the first fetch from a per-tenant issuer (`mayFetch`).
  */
-import { importJWK, type JWK } from "jose";
 import { StsError } from "../errors";
 import { readCappedText } from "../read-capped";
+import { importRs256Jwk } from "../tokens/jws";
 
 export const KEYS_FRESH_SECONDS = 600;
 export const KEYS_STALE_LIMIT_SECONDS = 24 * 3600;
@@ -313,10 +313,10 @@ async function importKeys(jwks: RsaJwk[]): Promise<Map<string, CryptoKey> | null
   const keys = new Map<string, CryptoKey>();
   for (const jwk of jwks) {
     try {
-      const key = await importJWK(jwk as JWK, "RS256");
+      const key = await importRs256Jwk(jwk);
       // RS256 with a key under 2048 bits is not acceptable.
-      const { modulusLength } = (key as CryptoKey).algorithm as { modulusLength?: number };
-      if ((modulusLength ?? 0) >= 2048) keys.set(jwk.kid, key as CryptoKey);
+      const { modulusLength } = key.algorithm as { modulusLength?: number };
+      if ((modulusLength ?? 0) >= 2048) keys.set(jwk.kid, key);
     } catch {
       // A key that does not import is skipped; the rest of the set still counts.
     }

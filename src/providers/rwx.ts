@@ -4,10 +4,10 @@
  * The vault is the whole identity: `sub` is opaque and compared exactly (case included).
  * There is no repository, branch or commit to condition on.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { pickClaims, type Provider } from "./provider";
 
-const SUBJECT = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+const SUBJECT = z.string().check(z.minLength(1), z.maxLength(512), z.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"));
 
 const claims = z.looseObject({ sub: SUBJECT });
 const relationship = z.strictObject({ subject: SUBJECT });

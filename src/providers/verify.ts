@@ -29,6 +29,9 @@ export const CLOCK_TOLERANCE_SECONDS = 60;
 const MAX_KID_LENGTH = 256;
 const MAX_JTI_LENGTH = 256;
 const FORBIDDEN_HEADERS = ["jku", "jwk", "x5u", "x5c", "crit"];
+// One of each per isolate: neither keeps state between whole (non-streaming) calls.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
 
 export interface VerifyDeps {
   config: Config;
@@ -320,13 +323,13 @@ function decodeCompact(raw: string): Decoded {
   const header = decodeJson(h);
   const payload = decodeJson(p);
   const signature = segmentBytes(s);
-  return { header, payload, signingInput: new TextEncoder().encode(`${h}.${p}`) as Uint8Array<ArrayBuffer>, signature };
+  return { header, payload, signingInput: encoder.encode(`${h}.${p}`) as Uint8Array<ArrayBuffer>, signature };
 }
 
 function decodeJson(segment: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(segmentBytes(segment)));
+    value = JSON.parse(utf8.decode(segmentBytes(segment)));
   } catch {
     throw new StsError("token_malformed");
   }

@@ -5,7 +5,7 @@
  * only once the verb knows the caller may act.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { ProviderName } from "../config";
 import { createOrganization, getOrganization, NewOrganization, OrganizationView } from "../admin/organizations";
 import { createProject, deleteProject, getProject, listProjects, NewProject, ProjectView } from "../admin/projects";

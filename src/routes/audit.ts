@@ -7,7 +7,7 @@
  * domain's schema and handed to `listOrgAudit`; events are built and sent by src/audit/.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { auditNetwork } from "../access/client-network";
 import type { Changed } from "../admin/changes";
 import type { AdminContext } from "../admin/context";
@@ -35,6 +35,8 @@ export function auditSink(c: AppContext): AuditSink {
  */
 export function auditExchange(c: AppContext, audience: string | undefined) {
   const trace: ExchangeTrace = {};
+  // Without the queue auditing is off: no event is built for nobody (the producer would drop it).
+  if (!c.env.AUDIT_QUEUE) return { trace, record: (_outcome: ExchangeOutcome) => undefined };
   const clientNetwork = auditNetwork(c.req.header("cf-connecting-ip"), c.req.header("cf-connecting-ipv6"));
   const record = (outcome: ExchangeOutcome) =>
     sendAuditEvent(auditSink(c), exchangeEvent(trace, { requestId: c.get("log").request_id, clientNetwork, audience, nowMs: Date.now() }, outcome));
@@ -76,32 +78,32 @@ export const auditRoutes = new Hono<AppEnv>().get("/v1/orgs/:org_id/audit", asyn
 /** An event as the listing renders it (`src/audit/events.ts`'s types, minus the version). */
 function auditPageSchema() {
   const base = {
-    id: z.string().regex(EVENT_ID_PATTERN),
-    time: z.number().int(),
+    id: z.string().check(z.regex(EVENT_ID_PATTERN)),
+    time: z.number().check(z.int()),
     request_id: z.string(),
-    org_id: z.string().nullable(),
-    project_id: z.string().nullable(),
+    org_id: z.nullable(z.string()),
+    project_id: z.nullable(z.string()),
   };
   const exchange = z.strictObject({
     ...base,
     kind: z.literal("exchange"),
     outcome: z.enum(["minted", "refused"]),
-    reason: z.string().nullable().describe("The refusal's error reason; null when minted"),
-    detail: z.string().nullable().describe("For authorization refusals, the checks that failed (`failed: conditions`)"),
+    reason: z.nullable(z.string()).check(z.describe("The refusal's error reason; null when minted")),
+    detail: z.nullable(z.string()).check(z.describe("For authorization refusals, the checks that failed (`failed: conditions`)")),
     provider: z.enum(PROVIDER_NAMES),
     issuer: z.string(),
-    subject: z.string().nullable(),
+    subject: z.nullable(z.string()),
     identity: z.string(),
     provenance: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
     omitted: z.array(z.string()),
-    audience: z.string().nullable(),
-    relationship_id: z.string().nullable(),
-    jti: z.string().nullable(),
-    scope: z.string().nullable(),
-    pinned: z.record(z.string(), z.string()).nullable(),
-    client_network: z.string().describe("An IPv4 /24 or an IPv6 /48, never an address"),
+    audience: z.nullable(z.string()),
+    relationship_id: z.nullable(z.string()),
+    jti: z.nullable(z.string()),
+    scope: z.nullable(z.string()),
+    pinned: z.nullable(z.record(z.string(), z.string())),
+    client_network: z.string().check(z.describe("An IPv4 /24 or an IPv6 /48, never an address")),
     shadow: z.array(
-      z.strictObject({ relationship_id: z.string(), result: z.enum(["would_admit", "would_refuse"]), reason: z.string().nullable() }),
+      z.strictObject({ relationship_id: z.string(), result: z.enum(["would_admit", "would_refuse"]), reason: z.nullable(z.string()) }),
     ),
   });
   const admin = z.strictObject({
@@ -115,12 +117,12 @@ function auditPageSchema() {
     ]),
     action: z.enum(ADMIN_ACTIONS),
     resource_id: z.string(),
-    before: z.record(z.string(), z.unknown()).nullable(),
-    after: z.record(z.string(), z.unknown()).nullable(),
+    before: z.nullable(z.record(z.string(), z.unknown())),
+    after: z.nullable(z.record(z.string(), z.unknown())),
   });
   return z.strictObject({
     events: z.array(z.discriminatedUnion("kind", [exchange, admin])),
-    next_cursor: z.string().nullable().describe("Pass as `cursor` for the next (older) page; null on the last page"),
+    next_cursor: z.nullable(z.string()).check(z.describe("Pass as `cursor` for the next (older) page; null on the last page")),
   });
 }
 

@@ -12,9 +12,9 @@
  *
  * It does not decide what a field means; the route's schema does.
  */
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { StsError } from "../errors";
-import { readCappedText } from "../read-capped";
+import { readRequestText } from "../read-capped";
 import { parseStrictJson } from "../strict-json";
 import { safeName, validate } from "../validate";
 import type { AppContext } from "./context";
@@ -30,7 +30,7 @@ const JSON_TYPE = "application/json";
  * read-capped.ts for what breaks otherwise.
  */
 async function readCapped(c: AppContext): Promise<string> {
-  const read = await readCappedText(c.req.raw.body, c.req.header("content-length"), MAX_BODY_BYTES, { unread: "discard" });
+  const read = await readRequestText(c.req.raw, c.req.header("content-length"), MAX_BODY_BYTES);
   if (read.ok) return read.text;
   if (read.why === "too_large") throw new StsError("body_too_large");
   throw new StsError("body_malformed", undefined, read.why === "length_invalid" ? "Content-Length is not a number of bytes" : "body is not readable UTF-8");
@@ -83,13 +83,13 @@ function parseJson(text: string): unknown {
  * An OAuth request body (RFC 6749 §3.2, RFC 8693 §2.1): form-encoded, or JSON with the
  * same field names as a single object.
  */
-export async function readOAuthBody<T>(c: AppContext, schema: z.ZodType<T>): Promise<T> {
+export async function readOAuthBody<T>(c: AppContext, schema: z.ZodMiniType<T>): Promise<T> {
   const fields = await readFields(c, [FORM, JSON_TYPE]);
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new StsError("body_malformed");
   return validate(schema, fields);
 }
 
 /** A JSON body of the admin API. */
-export async function readJsonBody<T>(c: AppContext, schema: z.ZodType<T>): Promise<T> {
+export async function readJsonBody<T>(c: AppContext, schema: z.ZodMiniType<T>): Promise<T> {
   return validate(schema, await readFields(c, [JSON_TYPE]));
 }

@@ -5,7 +5,7 @@
  * the domain's (`admin/`, deciding access through `access/`).
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { IssuedPullToken, NewPullToken, createPullToken } from "../admin/pull-tokens";
 import {
   IssuedStaticToken,

@@ -11,7 +11,7 @@
  * we signed against that token's identity, and anything else against its client network.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { revokeToken } from "../db/revoked-tokens";
 import { listUserOrgIds } from "../db/users";
 import { StsError } from "../errors";
@@ -29,12 +29,12 @@ import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 // RFC 7662 §2.1 and RFC 7009 §2.1: `token`, and an optional hint we may ignore. Unknown
 // parameters are ignored, as for any OAuth endpoint (RFC 6749 §3.2).
 const TokenParameter = z.looseObject({
-  token: z.string().min(1).optional(),
-  token_type_hint: z.string().optional(),
+  token: z.optional(z.string().check(z.minLength(1))),
+  token_type_hint: z.optional(z.string()),
 });
 
 /** `/introspect` requires `token` (its handler says so with `field_invalid`); `/revoke` may take it from the bearer instead. */
-const IntrospectionRequest = TokenParameter.extend({ token: z.string().min(1) });
+const IntrospectionRequest = z.extend(TokenParameter, { token: z.string().check(z.minLength(1)) });
 
 const activeMembers = { active: z.literal(true), token_type: z.literal("Bearer"), scope: z.string(), iss: z.string() };
 
@@ -47,16 +47,16 @@ const ActiveToken = z.discriminatedUnion("token_use", [
     aud: z.string(),
     org_id: z.string(),
     project_id: z.string(),
-    trust_relationship_id: z.string().optional(),
+    trust_relationship_id: z.optional(z.string()),
     client_id: z.string(),
     jti: z.string(),
-    iat: z.number().int(),
-    nbf: z.number().int().optional(),
-    exp: z.number().int(),
+    iat: z.number().check(z.int()),
+    nbf: z.optional(z.number().check(z.int())),
+    exp: z.number().check(z.int()),
   }),
-  z.object({ ...activeMembers, token_use: z.literal("project"), sub: z.string(), org_id: z.string(), project_id: z.string(), iat: z.number().int() }),
-  z.object({ ...activeMembers, token_use: z.literal("organization"), sub: z.string(), org_id: z.string(), iat: z.number().int() }),
-  z.object({ ...activeMembers, token_use: z.literal("user"), sub: z.string(), org_ids: z.array(z.string()), iat: z.number().int() }),
+  z.object({ ...activeMembers, token_use: z.literal("project"), sub: z.string(), org_id: z.string(), project_id: z.string(), iat: z.number().check(z.int()) }),
+  z.object({ ...activeMembers, token_use: z.literal("organization"), sub: z.string(), org_id: z.string(), iat: z.number().check(z.int()) }),
+  z.object({ ...activeMembers, token_use: z.literal("user"), sub: z.string(), org_ids: z.array(z.string()), iat: z.number().check(z.int()) }),
 ]);
 
 /** RFC 7662 §2.2: anything not active is `{"active": false}` and nothing else. */

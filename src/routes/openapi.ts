@@ -1,20 +1,26 @@
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of every route, as `npm run openapi`
- * generated it from the routes' own zod schemas (`operations.ts`). Serving a generated
- * document keeps zod's JSON Schema conversion and the route descriptions out of the
- * worker's bundle; test/openapi fails whenever it differs from what the schemas make now.
+ * generated it from the routes' own zod schemas (`operations.ts`) into the static assets
+ * (`public/openapi.json`). Serving a generated document keeps zod's JSON Schema conversion,
+ * the route descriptions and the document itself out of the worker's bundle; test/openapi
+ * fails whenever it differs from what the schemas make now.
  *
  * It has no `servers`: OpenAPI then resolves paths against the document's own URL, which
  * is this service wherever it is deployed.
  */
 import { Hono } from "hono";
+import { StsError } from "../errors";
 import type { AppEnv } from "./context";
-import { OPENAPI_JSON } from "./openapi-document";
 
 const DOCUMENT_MAX_AGE_SECONDS = 300;
+/** Where `npm run openapi` writes it, relative to the assets directory. */
+export const OPENAPI_ASSET_PATH = "/openapi.json";
 
-export const openApiRoutes = new Hono<AppEnv>().get("/openapi.json", (c) => {
+export const openApiRoutes = new Hono<AppEnv>().get("/openapi.json", async (c) => {
+  const asset = await c.env.ASSETS?.fetch(new URL(OPENAPI_ASSET_PATH, c.req.url));
+  // A deployment without its assets is misconfigured; say so rather than serve nothing.
+  if (!asset?.ok) throw new StsError("internal", undefined, `static asset ${OPENAPI_ASSET_PATH}: ${asset ? asset.status : "no ASSETS binding"}`);
   c.header("Cache-Control", `public, max-age=${DOCUMENT_MAX_AGE_SECONDS}`);
   c.header("Content-Type", "application/json");
-  return c.body(OPENAPI_JSON);
+  return c.body(await asset.text());
 });

@@ -1,13 +1,13 @@
 /**
  * Every route of the app, documented: the operations each route file declares beside its
  * handlers, and the OpenAPI document they make (`npm run openapi` writes it to
- * `openapi-document.ts`, which `GET /openapi.json` serves).
+ * `public/openapi.json`, a static asset that `GET /openapi.json` serves).
  *
  * The worker never imports this file, so neither zod's JSON Schema conversion nor the
  * route descriptions weigh on its bundle; test/openapi proves the served document is what
  * these operations make now, and that every route the app serves is here.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { OrganizationView } from "../admin/organizations";
 import { ProjectView } from "../admin/projects";
 import { IssuedPullToken } from "../admin/pull-tokens";

@@ -1,6 +1,6 @@
 /** `POST /token` — the RFC 8693 token exchange over HTTP: parse, limit, exchange, audit, render. */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { StsError } from "../errors";
 import { exchange, type ExchangeResult } from "../exchange";
 import { isolateKeyCache } from "../providers/key-cache";
@@ -19,12 +19,12 @@ const ISSUED_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 
 // Unknown parameters are ignored (RFC 6749 §3.2); known ones must be strings.
 const TokenRequest = z.looseObject({
-  grant_type: z.string().optional(),
-  subject_token: z.string().optional(),
-  subject_token_type: z.string().optional(),
-  audience: z.string().optional(),
-  scope: z.string().optional(),
-  requested_token_type: z.string().optional(),
+  grant_type: z.optional(z.string()),
+  subject_token: z.optional(z.string()),
+  subject_token_type: z.optional(z.string()),
+  audience: z.optional(z.string()),
+  scope: z.optional(z.string()),
+  requested_token_type: z.optional(z.string()),
 });
 
 /**
@@ -32,12 +32,12 @@ const TokenRequest = z.looseObject({
  * with its own error code (RFC 6749 §5.2 reports the grant type first): the required
  * fields, the token types, and `audience` as a project ID.
  */
-const DocumentedTokenRequest = TokenRequest.extend({
+const DocumentedTokenRequest = z.extend(TokenRequest, {
   grant_type: z.literal(GRANT_TYPE),
-  subject_token: z.string().min(1),
+  subject_token: z.string().check(z.minLength(1)),
   subject_token_type: z.enum(SUBJECT_TOKEN_TYPES),
-  audience: z.string().regex(ID_PATTERN.prj).optional(),
-  requested_token_type: z.enum(REQUESTED_TOKEN_TYPES).optional(),
+  audience: z.optional(z.string().check(z.regex(ID_PATTERN.prj))),
+  requested_token_type: z.optional(z.enum(REQUESTED_TOKEN_TYPES)),
 });
 
 /** RFC 8693 §2.2.1. */
@@ -45,7 +45,7 @@ const TokenResponse = z.object({
   access_token: z.string(),
   issued_token_type: z.literal(ISSUED_TOKEN_TYPE),
   token_type: z.literal("Bearer"),
-  expires_in: z.number().int(),
+  expires_in: z.number().check(z.int()),
   scope: z.string(),
 });
 

@@ -5,7 +5,7 @@
  * isolate (per database binding) answers every health check for a short window.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { Jwks, loadSigningKeys } from "../tokens/signing-keys";
 import { SCOPES } from "../tokens/scopes";
 import { waitUntilOf, type AppContext, type AppEnv } from "./context";

@@ -61,6 +61,12 @@ export async function mintJobToken(token: VerifiedToken, grant: Grant, ctx: Sign
 
 /** `base` plus as much of `values` as the caps allow, and `omitted` naming the rest. */
 export function capProvenance(base: Record<string, string>, values: Record<string, string | number | boolean>): Provenance {
+  // The usual case, in one measure: no value can be over its cap when all of them together
+  // are not, and then only the whole is left to check.
+  if (jsonBytes(values) <= MAX_PROVENANCE_VALUE_BYTES) {
+    const ci = { ...base, ...values };
+    if (jsonBytes(ci) <= MAX_PROVENANCE_BYTES) return ci;
+  }
   const kept = Object.entries(values).filter(([, value]) => jsonBytes(value) <= MAX_PROVENANCE_VALUE_BYTES);
   const omitted = Object.keys(values).filter((name) => !kept.some(([k]) => k === name));
   const assemble = (): Provenance => ({ ...base, ...Object.fromEntries(kept), ...(omitted.length > 0 ? { omitted } : {}) });

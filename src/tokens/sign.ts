@@ -5,7 +5,7 @@
  * type demands `client_id`, the one RFC 9068 §2.2 claim only the caller can know, so no
  * `at+jwt` leaves here without it.
  */
-import { SignJWT } from "jose";
+import { signCompact } from "./jws";
 import type { SigningKeys } from "./signing-keys";
 
 export interface SigningContext {
@@ -22,15 +22,7 @@ export async function signProjectToken(
 ): Promise<{ token: string; jti: string }> {
   const jti = crypto.randomUUID();
   const { alg, kid, key } = ctx.signingKeys.active;
-  const token = await new SignJWT(claims)
-    .setProtectedHeader({ alg, kid, typ: "at+jwt" })
-    .setIssuer(ctx.publicUrl)
-    .setSubject(`project:${projectId}`)
-    .setAudience(ctx.publicUrl)
-    .setIssuedAt(ctx.now)
-    .setNotBefore(ctx.now)
-    .setExpirationTime(expiresAt)
-    .setJti(jti)
-    .sign(key);
+  const payload = { ...claims, iss: ctx.publicUrl, sub: `project:${projectId}`, aud: ctx.publicUrl, iat: ctx.now, nbf: ctx.now, exp: expiresAt, jti };
+  const token = await signCompact({ alg, kid, typ: "at+jwt" }, payload, alg, key);
   return { token, jti };
 }

@@ -6,9 +6,9 @@
  * The public JWKS is built from an allowlist of public members, so no private member can
  * leak through it.
  */
-import { importJWK, type JWK } from "jose";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { StsError } from "../errors";
+import { importSigningJwk } from "./jws";
 
 export type SigningAlgorithm = "ES256" | "EdDSA";
 
@@ -54,10 +54,9 @@ async function importSigningKeys(raw: string): Promise<SigningKeys | null> {
   let active: SigningKeys["active"] | undefined;
   for (const jwk of parsed) {
     const pub = publicHalf(jwk);
-    if (!pub || verifiers.has(pub.kid) || typeof (jwk as JWK).d !== "string") return null;
-    const privateKey = (await importJWK(jwk as JWK, pub.alg)) as CryptoKey;
-    const { d: _d, ...publicMembers } = jwk as JWK;
-    const publicKey = (await importJWK({ ...publicMembers, key_ops: undefined }, pub.alg)) as CryptoKey;
+    if (!pub || verifiers.has(pub.kid) || typeof (jwk as Record<string, unknown>).d !== "string") return null;
+    const privateKey = await importSigningJwk(jwk as Record<string, unknown>, pub.alg, "sign");
+    const publicKey = await importSigningJwk(pub, pub.alg, "verify");
     active ??= { kid: pub.kid, alg: pub.alg, key: privateKey };
     verifiers.set(pub.kid, { alg: pub.alg, key: publicKey });
     publics.push(pub);

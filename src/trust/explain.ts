@@ -11,7 +11,7 @@
  * projects: it sees only this project's relationships, and with an audience the exchange
  * never routes.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { ProviderName } from "../config";
 import { StsError, toWire } from "../errors";
 import { PROVIDER_NAMES, providerForIssuer } from "../providers/registry";
@@ -57,7 +57,7 @@ export type HintCode = (typeof HINT_CODES)[number];
 // The response's schemas: what the OpenAPI document shows, and the types this file builds.
 
 /** What to look at, and where there is one, the line or relationship field to change. */
-const Hint = z.object({ code: z.enum(HINT_CODES), message: z.string(), fix: z.string().optional() });
+const Hint = z.object({ code: z.enum(HINT_CODES), message: z.string(), fix: z.optional(z.string()) });
 export type Hint = z.infer<typeof Hint>;
 
 /**
@@ -68,8 +68,8 @@ export type Hint = z.infer<typeof Hint>;
  */
 const ExplainedCheck = z.object({
   check: z.string(),
-  field: z.string().optional(),
-  claim: z.string().optional(),
+  field: z.optional(z.string()),
+  claim: z.optional(z.string()),
   expected: z.unknown(),
   actual: z.unknown(),
   pass: z.boolean(),
@@ -78,11 +78,11 @@ const ExplainedCheck = z.object({
 export type ExplainedCheck = z.infer<typeof ExplainedCheck>;
 
 /** What `POST /token` answers, as the wire says it. */
-const WireAnswer = z.object({ status: z.number().int(), error: z.string().nullable(), error_description: z.string().nullable() });
+const WireAnswer = z.object({ status: z.number().check(z.int()), error: z.nullable(z.string()), error_description: z.nullable(z.string()) });
 export type WireAnswer = z.infer<typeof WireAnswer>;
 
 /** `skipped`: not run, because an earlier stage that proves the token's origin failed; `refusal`: the exchange's, for a failed stage. */
-const ExplainedStage = z.object({ stage: z.enum(STAGES), result: z.enum(["pass", "fail", "skipped"]), checks: z.array(ExplainedCheck), refusal: WireAnswer.nullable() });
+const ExplainedStage = z.object({ stage: z.enum(STAGES), result: z.enum(["pass", "fail", "skipped"]), checks: z.array(ExplainedCheck), refusal: z.nullable(WireAnswer) });
 export type ExplainedStage = z.infer<typeof ExplainedStage>;
 
 /**
@@ -96,9 +96,9 @@ const ExplainedRelationship = z.object({
   mode: z.enum(RELATIONSHIP_MODES),
   description: z.string(),
   result: z.enum(["admits", "refuses", "not_evaluated"]),
-  failed_check: z.string().nullable(),
+  failed_check: z.nullable(z.string()),
   checks: z.array(ExplainedCheck),
-  would_pin: z.record(z.string(), z.string()).nullable(),
+  would_pin: z.nullable(z.record(z.string(), z.string())),
 });
 export type ExplainedRelationship = z.infer<typeof ExplainedRelationship>;
 
@@ -106,21 +106,21 @@ export type ExplainedRelationship = z.infer<typeof ExplainedRelationship>;
 export const Explanation = z.object({
   project_id: z.string(),
   /** Unix seconds: the "now" every time check used. */
-  evaluated_at: z.number().int(),
+  evaluated_at: z.number().check(z.int()),
   /** Decoded, once the token is a well-formed JWS; `signature_verified` says whether the claims prove anything. */
   token: z.object({
-    header: z.record(z.string(), z.unknown()).nullable(),
-    claims: z.record(z.string(), z.unknown()).nullable(),
-    provider: z.enum(PROVIDER_NAMES).nullable(),
+    header: z.nullable(z.record(z.string(), z.unknown())),
+    claims: z.nullable(z.record(z.string(), z.unknown())),
+    provider: z.nullable(z.enum(PROVIDER_NAMES)),
     signature_verified: z.boolean(),
   }),
   verification: z.array(ExplainedStage),
   relationships: z.array(ExplainedRelationship),
-  exchange: WireAnswer.extend({
-    relationship_id: z.string().nullable(),
-    would_pin: z.record(z.string(), z.string()).nullable(),
-    shadow: z.array(z.object({ relationship_id: z.string(), result: z.enum(["would_admit", "would_refuse"]), reason: z.string().nullable() })),
-    retry_after: z.number().int().nullable(),
+  exchange: z.extend(WireAnswer, {
+    relationship_id: z.nullable(z.string()),
+    would_pin: z.nullable(z.record(z.string(), z.string())),
+    shadow: z.array(z.object({ relationship_id: z.string(), result: z.enum(["would_admit", "would_refuse"]), reason: z.nullable(z.string()) })),
+    retry_after: z.nullable(z.number().check(z.int())),
   }),
 });
 export type Explanation = z.infer<typeof Explanation>;

@@ -8,7 +8,7 @@
  * a field means is said in the operation's description); the handlers read the fields one
  * by one and hand them to the admin verbs, whose own schemas decide what is valid.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { ErrorStatus, Operation, Reply } from "../routes/document";
 import { CONDITION_ROWS, RELATIONSHIP_FIELDS } from "./forms";
 
@@ -27,36 +27,36 @@ export const READING: readonly ErrorStatus[] = [404, 429, 500, 503];
 export const POSTING: readonly ErrorStatus[] = [400, 403, 404, 409, 413, 415, 429, 500, 503];
 
 /** Every form carries the session's CSRF token (`csrf`), as its page rendered it. */
-export const form = <T extends z.ZodRawShape>(shape: T) => z.object({ csrf: z.string(), ...shape });
+export const form = <T extends z.core.$ZodShape>(shape: T) => z.object({ csrf: z.string(), ...shape });
 
 // Schemas are made by functions, not at module load: a `z.object()` call at the top level
 // would keep this file in the worker's bundle.
 
 /** A delete: `confirmed=yes` (the dialog's confirm, or the confirmation page) deletes; anything else shows the confirmation page. */
-export const deleteForm = () => form({ confirmed: z.string().optional() });
+export const deleteForm = () => form({ confirmed: z.optional(z.string()) });
 export const DELETING =
   "`confirmed=yes` (set by the confirmation dialog, or by the confirmation page's form) deletes; without it the answer is that confirmation page (200), so nothing is deleted unasked.";
 
-export const newTokenForm = () => form({ description: z.string().max(500).optional() });
+export const newTokenForm = () => form({ description: z.optional(z.string().check(z.maxLength(500))) });
 
 /** A trust relationship's form: the provider, its fields under the API's names, the common ones, and condition rows. */
 export function relationshipForm() {
-  const fields: Record<string, z.ZodType> = {};
+  const fields: Record<string, z.ZodMiniType> = {};
   for (const list of Object.values(RELATIONSHIP_FIELDS)) {
-    for (const f of list) fields[f.name] = f.kind === "checkbox" ? z.literal("true").optional() : z.string().optional();
+    for (const f of list) fields[f.name] = f.kind === "checkbox" ? z.optional(z.literal("true")) : z.optional(z.string());
   }
-  return form({
+  return z.catchall(form({
     provider: z.enum(Object.keys(RELATIONSHIP_FIELDS) as [string, ...string[]]),
     ...fields,
-    description: z.string().optional(),
-    token_ttl_seconds: z.string().optional(),
-  }).catchall(z.string());
+    description: z.optional(z.string()),
+    token_ttl_seconds: z.optional(z.string()),
+  }), z.string());
 }
 export const relationshipFormDescription = () => `The provider's own fields under the admin API's names (each provider's form asks for its own; \`accept_default_audience=true\` is the checkbox), \`description\`, \`token_ttl_seconds\` (whole seconds, 60–43200; empty means 3600), and conditions as rows \`condition_claim_N\` = claim, \`condition_pattern_N\` = pattern, N from 0 to ${CONDITION_ROWS - 1}. Built into the JSON body \`POST /v1/projects/{project_id}/trust-relationships\` takes and checked by the same validation; a refused field is answered with the form again (400), the error beside the field.`;
 
 /** `?done=`: what a change just did, said as a notice on the page it redirected to. */
 export const noticeQuery = () =>
-  z.object({ done: z.string().optional().describe("What a change just did, said as a notice (one of a fixed list; anything else is ignored)") });
+  z.object({ done: z.optional(z.string()).check(z.describe("What a change just did, said as a notice (one of a fixed list; anything else is ignored)")) });
 
 /** The page a token's creation answers with (200): the owner's page with the new token in a dialog, once. */
 export const ISSUED: Reply = { description: "The owner's page with the new token's plaintext in a dialog, the only time it is shown", text: ["text/html"] };

@@ -11,7 +11,7 @@
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { getOrganization } from "../admin/organizations";
 import { listMembers } from "../admin/users";
 import { listUserOrgIds } from "../db/users";
@@ -66,7 +66,7 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** The form fields each post reads (documentation: the handlers read them one by one). */
-const SignInForm = z.object({ csrf: z.string(), token: z.string().min(1).max(MAX_TOKEN_LENGTH) });
+const SignInForm = z.object({ csrf: z.string(), token: z.string().check(z.minLength(1), z.maxLength(MAX_TOKEN_LENGTH)) });
 const SignOutForm = z.object({ csrf: z.string() });
 
 /**
@@ -129,10 +129,13 @@ export const settingsApp = new Hono<AppEnv>();
 
 settingsApp.use("*", pageHeaders);
 
-settingsApp.get("/assets/:name", (c) => {
+settingsApp.get("/assets/:name", async (c) => {
   const asset = findAsset(c.req.param("name"));
   if (!asset) throw new StsError("route_not_found");
-  return c.body(asset.body, 200, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
+  const file = await c.env.ASSETS?.fetch(new URL(asset.path, c.req.url));
+  // A deployment without its assets is misconfigured; say so rather than serve nothing.
+  if (!file?.ok) throw new StsError("internal", undefined, `static asset ${asset.path}: ${file ? file.status : "no ASSETS binding"}`);
+  return c.body(await file.text(), 200, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
 });
 
 // Every page and form: POSTs from our own origin only, then the session, re-checked.

@@ -11,7 +11,7 @@ import { parseRelationship, RelationshipBody } from "../../src/admin/trust-relat
 import { app } from "../../src/app";
 import { PROVIDER_NAMES } from "../../src/providers/registry";
 import { RELATIONSHIP_EXAMPLES } from "../../src/routes/admin";
-import { OPENAPI_JSON } from "../../src/routes/openapi-document";
+import OPENAPI_JSON from "../../public/openapi.json?raw";
 import { openApiDocument } from "../../src/routes/document";
 import { buildDocument, OPERATIONS } from "../../src/routes/operations";
 import { admin, BASE, call, createProject } from "../support/api";

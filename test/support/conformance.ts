@@ -1,6 +1,6 @@
 /**
  * Every response the suite's wire helpers get is held to the OpenAPI document the worker
- * serves (src/routes/openapi-document.ts, itself proven equal to what the schemas make by
+ * serves (public/openapi.json, itself proven equal to what the schemas make by
  * test/openapi): the route must be documented, the status documented for that route, the
  * documented headers present, and a JSON body valid against the documented schema. So an
  * undocumented route or status, or a body that drifted from its schema, fails the test
@@ -12,7 +12,7 @@
  * never changes one (it reads a clone).
  */
 import { Validator, type Schema } from "@cfworker/json-schema";
-import { OPENAPI_JSON } from "../../src/routes/openapi-document";
+import OPENAPI_JSON from "../../public/openapi.json?raw";
 
 interface ResponseObject {
   $ref?: string;

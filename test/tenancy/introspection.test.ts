@@ -141,6 +141,10 @@ describe("POST /introspect: inactive tokens are indistinguishable", () => {
       "another issuer": await forgeOwnToken(pullClaims(orgId, projectId, { iss: "https://evil.example" })),
       "another audience": await forgeOwnToken(pullClaims(orgId, projectId, { aud: "https://registry.example" })),
       "wrong typ": await forgeOwnToken(pullClaims(orgId, projectId), { typ: "JWT" }),
+      // We define no JWS extension, so any `crit` is one we do not understand (RFC 7515 §4.1.11).
+      "a crit header": await forgeOwnToken(pullClaims(orgId, projectId), { crit: ["b64"], b64: true }),
+      "no iat": await forgeOwnToken(pullClaims(orgId, projectId, { iat: undefined })),
+      "expiring this very second": await forgeOwnToken(pullClaims(orgId, projectId, { iat: now - 600, nbf: now - 600, exp: now })),
       "unknown kid": await forgeOwnToken(pullClaims(orgId, projectId), { kid: "nope" }),
       "sub not its project": await forgeOwnToken(pullClaims(orgId, projectId, { sub: "project:prj_000000000000000000000000" })),
       "project of another org": await forgeOwnToken(pullClaims("org_000000000000000000000000", projectId)),

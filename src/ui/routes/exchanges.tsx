@@ -9,7 +9,7 @@
  * log line or storage.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeProject } from "../../access/reach";
 import { explainSubjectToken, SubjectTokenInput } from "../../admin/explain";
 import { getOrganization } from "../../admin/organizations";
@@ -101,8 +101,8 @@ export const exchangeOperations = (): Operations => ({
     summary: "A project's recent exchanges from the audit log, newest first (admins of its organization)",
     description: `Reads \`GET /v1/orgs/{org_id}/audit\`'s listing for this project's exchanges, ${EXCHANGES_PAGE} a page; a member is refused (403).`,
     query: z.object({
-      outcome: z.string().optional().describe("`refused` or `minted` for those only; empty or absent for all"),
-      cursor: z.string().optional().describe("The listing's cursor, from the page's *Older exchanges* link"),
+      outcome: z.optional(z.string()).check(z.describe("`refused` or `minted` for those only; empty or absent for all")),
+      cursor: z.optional(z.string()).check(z.describe("The listing's cursor, from the page's *Older exchanges* link")),
     }),
     responses: { 200: html("The exchanges"), 303: to("/settings/sign-in") },
     errors: [400, 403, ...READING],
@@ -110,7 +110,7 @@ export const exchangeOperations = (): Operations => ({
   "GET /settings/projects/{project_id}/explain": {
     ...SIGNED_IN,
     summary: "The explain form, with the refused exchange it was opened from (admins of the project)",
-    query: z.object({ event: z.string().optional().describe("A refused exchange's event ID (`evt_…`), shown beside the form; anything else is ignored") }),
+    query: z.object({ event: z.optional(z.string()).check(z.describe("A refused exchange's event ID (`evt_…`), shown beside the form; anything else is ignored")) }),
     responses: { 200: html("The explain form"), 303: to("/settings/sign-in") },
     errors: [403, ...READING],
   },
@@ -119,7 +119,7 @@ export const exchangeOperations = (): Operations => ({
     summary: "Explain a subject token against this project, as POST /v1/projects/{project_id}/explain does",
     description:
       "`subject_token` is the job's ID token; `event`, optionally, the exchange it is about. Answers with explain's whole trace on the page (the token itself is never shown, stored or logged); the same EXPLAIN_LIMITER budget as the API. An empty token is 400 beside the field.",
-    body: { media: "form", schema: form({ subject_token: z.string(), event: z.string().optional() }), required: true },
+    body: { media: "form", schema: form({ subject_token: z.string(), event: z.optional(z.string()) }), required: true },
     responses: { 200: html("The explanation and the form again, empty"), 303: to("/settings/sign-in") },
     errors: POSTING,
   },

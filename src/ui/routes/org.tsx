@@ -8,7 +8,7 @@
  * refusal page (`settings.tsx`'s onError).
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeOrg } from "../../access/reach";
 import { createOrganization, getOrganization, NewOrganization } from "../../admin/organizations";
 import { createProject, listProjects, NewProject } from "../../admin/projects";

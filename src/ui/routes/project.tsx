@@ -8,7 +8,7 @@
  * API's words beside it.
  */
 import { Hono } from "hono";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { authorizeProject } from "../../access/reach";
 import { getOrganization } from "../../admin/organizations";
 import { deleteProject, getProject } from "../../admin/projects";
@@ -159,7 +159,7 @@ export const projectOperations = (): Operations => {
     "GET /settings/projects/{project_id}/trust-relationships/new": {
       ...SIGNED_IN,
       summary: "Add a trust relationship: choose the provider, then its form (admins)",
-      query: z.object({ provider: z.string().optional().describe("github, circleci, buildkite or rwx: that provider's form; otherwise the choice") }),
+      query: z.object({ provider: z.optional(z.string()).check(z.describe("github, circleci, buildkite or rwx: that provider's form; otherwise the choice")) }),
       responses: { 200: html("The provider choice, or the provider's form"), 303: to("/settings/sign-in") },
       errors: [403, ...READING],
     },

@@ -26,7 +26,7 @@ afterEach(() => {
 function scratch({ editToml = (t: string) => t, copySrc = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "edge-sts-deploy-check-"));
   scratches.push(dir);
-  for (const name of ["migrations", "node_modules", "package.json"]) symlinkSync(join(ROOT, name), join(dir, name));
+  for (const name of ["migrations", "node_modules", "package.json", "public"]) symlinkSync(join(ROOT, name), join(dir, name));
   if (copySrc) cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
   else symlinkSync(join(ROOT, "src"), join(dir, "src"));
   writeFileSync(join(dir, "wrangler.toml"), editToml(readFileSync(join(ROOT, "wrangler.toml"), "utf8")));

@@ -60,7 +60,7 @@ interface EnvState {
 async function world(envName: string) {
   const dir = mkdtempSync(join(tmpdir(), "edge-sts-readme-"));
   const state = join(dir, ".stand-in");
-  for (const name of ["src", "migrations", "scripts", "node_modules", "package.json", ".npmrc"]) {
+  for (const name of ["src", "migrations", "public", "scripts", "node_modules", "package.json", ".npmrc"]) {
     if (existsSync(join(ROOT, name))) symlinkSync(join(ROOT, name), join(dir, name));
   }
   cpSync(join(ROOT, "wrangler.toml"), join(dir, "wrangler.toml"));

@@ -85,6 +85,8 @@ export async function startStack(options = {}) {
     ...fromWranglerToml(),
     d1Databases: { DB: "edge-sts-client-tests" },
     d1Persist: false,
+    // wrangler.toml's [assets]: the generated files (public/openapi.json), the worker first.
+    assets: { directory: join(ROOT, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
     bindings: {
       ...secrets,
       PUBLIC_URL: options.publicUrl ? await options.publicUrl(url) : url,

@@ -1,7 +1,9 @@
 /**
  * The settings page's one script, served from /settings/assets/ under a content-hashed
- * name (the CSP allows no inline script). Progressive enhancement only: every page works
- * without it, except that copy buttons stay hidden and confirmations are separate pages.
+ * name (the CSP allows no inline script); `npm run assets` copies it to public/ under that
+ * name (a Workers Static Asset, outside the worker's bundle). Progressive enhancement
+ * only: every page works without it, except that copy buttons stay hidden and
+ * confirmations are separate pages.
  *
  * - `<button data-copy="ID">` copies the text (or value) of element ID to the clipboard and
  *   says so in the `#live` region.
@@ -16,7 +18,7 @@
  * Listeners are delegated to the document, so content added later behaves the same. It
  * never reads or writes cookies or storage, and builds no HTML from strings.
  */
-export const CLIENT_JS = String.raw`(function () {
+(function () {
   "use strict";
   var live = document.getElementById("live");
   function announce(text) {
@@ -80,4 +82,3 @@ export const CLIENT_JS = String.raw`(function () {
     opened[j].showModal();
   }
 })();
-`;
