@@ -7,31 +7,18 @@
  * phone widths on each page; the token is in neither the page nor the worker's output.
  */
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiOf } from "./support/api.js";
-import { checkAndScreenshot, expectNoSeriousAxeViolations, launchBrowser, type LaunchedBrowser } from "./support/browser.js";
-import { startWorker, type RunningWorker } from "./support/worker.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkAndScreenshot, expectNoSeriousAxeViolations, type LaunchedBrowser } from "./support/browser.js";
+import { expectNothingHandledInOutput, useBrowserSuite, type BrowserSuite } from "./support/suite.js";
+import type { RunningWorker } from "./support/worker.js";
 
+const suite = useBrowserSuite();
+const { handled, at } = suite;
 let worker: RunningWorker;
 let browser: LaunchedBrowser;
 let page: Page;
-let api: ReturnType<typeof apiOf>;
-const handled = new Set<string>();
-
-beforeAll(async () => {
-  worker = await startWorker();
-  api = apiOf(worker);
-  browser = await launchBrowser();
-  page = browser.page;
-  handled.add(worker.secrets.ADMIN_TOKEN);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
-
-const at = (path: string) => `${worker.url}${path}`;
+let api: BrowserSuite["api"];
+beforeAll(() => void ({ worker, browser, page, api } = suite));
 const main = () => page.locator("main");
 
 async function signIn(token: string) {
@@ -107,9 +94,6 @@ describe("a project admin explains a refused exchange from the page", () => {
   });
 
   it("never put the ID token, a session cookie or a secret into the worker's output", async () => {
-    for (const cookie of await browser.context.cookies()) handled.add(cookie.value);
-    const output = worker.output();
-    expect(output).toContain('"route":"/settings/projects/:project_id/explain"');
-    for (const secret of handled) expect(output.includes(secret), `output contains a secret of length ${secret.length}`).toBe(false);
+    await expectNothingHandledInOutput(suite, "/settings/projects/:project_id/explain");
   });
 });

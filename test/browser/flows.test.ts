@@ -8,19 +8,20 @@
  * in every free-text field; a cross-site form post; the main flow by keyboard alone; axe
  * and screenshots at desktop and phone widths on every page and state, dialogs open too.
  */
-import { createServer, type Server } from "node:http";
 import type { Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { apiOf } from "./support/api.js";
-import { checkAndScreenshot, launchBrowser, saveDocsScreenshot, type LaunchedBrowser } from "./support/browser.js";
-import { freePort, startWorker, type RunningWorker } from "./support/worker.js";
+import { checkAndScreenshot, saveDocsScreenshot, type LaunchedBrowser } from "./support/browser.js";
+import { expectNothingHandledInOutput, useAttackerSite, useBrowserSuite, type BrowserSuite } from "./support/suite.js";
+import { startWorker, type RunningWorker } from "./support/worker.js";
 
+const suite = useBrowserSuite();
+const { handled, at } = suite;
 let worker: RunningWorker;
 let browser: LaunchedBrowser;
 let page: Page;
-let api: ReturnType<typeof apiOf>;
-/** Every token and cookie the run handled, to scan the worker's output for at the end. */
-const handled = new Set<string>();
+let api: BrowserSuite["api"];
+beforeAll(() => void ({ worker, browser, page, api } = suite));
 
 const CIRCLE_ORG = "c9f0b1a2-3d4e-4f50-8a6b-7c8d9e0f1a2b";
 const CIRCLE_PROJECT = "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9";
@@ -28,25 +29,8 @@ const RWX_SUBJECT = "mint:8a3c2f9e-1b7d-4e2a-9c0f-5d6e7f8a9b0c:production";
 const PLAINTEXT = /sts_(?:usr|org|prj)_[A-Za-z0-9]{36}/;
 
 beforeAll(async () => {
-  worker = await startWorker();
-  api = apiOf(worker);
-  browser = await launchBrowser();
-  page = browser.page;
   await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: worker.url });
-  handled.add(worker.secrets.ADMIN_TOKEN);
-  handled.add(worker.secrets.TOKEN_HASH_SALT);
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
-
-beforeEach(async () => {
-  await browser.context.clearCookies();
-});
-
-const at = (path: string) => `${worker.url}${path}`;
 
 async function signIn(token: string) {
   handled.add(token);
@@ -415,31 +399,16 @@ describe("hostile text", () => {
 });
 
 describe("cross-site requests", () => {
-  let attacker: Server;
-  let attackerOrigin: string;
-
-  beforeAll(async () => {
-    const port = await freePort();
-    attackerOrigin = `http://127.0.0.1:${port}`;
-    attacker = createServer((req, res) => {
-      const requested = new URL(req.url ?? "/", attackerOrigin);
-      const target = requested.searchParams.get("target") ?? "/";
-      const csrf = requested.searchParams.get("csrf") ?? "guessed";
-      res.writeHead(200, { "content-type": "text/html" });
-      res.end(`<!doctype html><title>free stickers</title>
+  const attacker = useAttackerSite((requested) => {
+    const target = requested.searchParams.get("target") ?? "/";
+    const csrf = requested.searchParams.get("csrf") ?? "guessed";
+    return `<!doctype html><title>free stickers</title>
         <form method="post" action="${worker.url}${target}">
           <input type="hidden" name="csrf" value="${csrf}">
           <input type="hidden" name="description" value="attacker's token">
           <input type="hidden" name="confirmed" value="yes">
           <button>Get stickers</button>
-        </form>`);
-    });
-    await new Promise<void>((resolve) => attacker.listen(port, "127.0.0.1", resolve));
-  });
-
-  afterAll(async () => {
-    attacker?.closeAllConnections();
-    await new Promise((resolve) => attacker?.close(resolve));
+        </form>`;
   });
 
   it("refuses a form posted from another site to create or delete a project token, even with the victim's CSRF token, writing nothing", async () => {
@@ -451,7 +420,7 @@ describe("cross-site requests", () => {
     const csrf = await page.locator('input[name="csrf"]').first().inputValue();
     handled.add(csrf);
     for (const target of [`/settings/projects/${project.id}/tokens`, `/settings/projects/${project.id}/tokens/${existing.id}/delete`]) {
-      await page.goto(`${attackerOrigin}/?target=${encodeURIComponent(target)}&csrf=${encodeURIComponent(csrf)}`);
+      await page.goto(`${attacker.origin}/?target=${encodeURIComponent(target)}&csrf=${encodeURIComponent(csrf)}`);
       const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at(target)), page.getByRole("button").click()]);
       expect(response.status(), target).toBe(403);
       expect(await page.locator("[data-error]").first().getAttribute("data-error")).toBe("access_denied");
@@ -526,12 +495,7 @@ describe("by keyboard alone", () => {
 
 describe("the worker's output", () => {
   it("never carried a token, a session cookie, a CSRF token or a secret", async () => {
-    for (const cookie of await browser.context.cookies()) handled.add(cookie.value);
-    const output = worker.output();
-    expect(output).toContain('"route":"/settings/projects/:project_id/tokens"');
-    for (const secret of handled) {
-      if (secret.length >= 16) expect(output.includes(secret), `output contains a secret of length ${secret.length}`).toBe(false);
-    }
+    const output = await expectNothingHandledInOutput(suite, "/settings/projects/:project_id/tokens");
     expect(output).not.toMatch(PLAINTEXT);
   });
 });

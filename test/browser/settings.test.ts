@@ -6,39 +6,19 @@
  * CSRF tokens refused; hostile stored names inert; axe-core clean; screenshots of every
  * page at desktop and phone widths; nothing secret in the worker's output.
  */
-import { createServer, type Server } from "node:http";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { apiOf } from "./support/api.js";
-import { checkAndScreenshot, launchBrowser, type LaunchedBrowser } from "./support/browser.js";
-import { freePort, startWorker, type RunningWorker } from "./support/worker.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { checkAndScreenshot, type LaunchedBrowser } from "./support/browser.js";
+import { expectNothingHandledInOutput, rememberCookies as rememberJarCookies, useAttackerSite, useBrowserSuite, type BrowserSuite } from "./support/suite.js";
+import type { RunningWorker } from "./support/worker.js";
 
+const suite = useBrowserSuite();
+const { handled, at } = suite;
 let worker: RunningWorker;
 let browser: LaunchedBrowser;
 let page: Page;
-let api: ReturnType<typeof apiOf>;
-/** Every token and cookie the run handled, to scan the worker's output for at the end. */
-const handled = new Set<string>();
-
-beforeAll(async () => {
-  worker = await startWorker();
-  api = apiOf(worker);
-  browser = await launchBrowser();
-  page = browser.page;
-  handled.add(worker.secrets.ADMIN_TOKEN);
-  handled.add(worker.secrets.TOKEN_HASH_SALT);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await worker?.stop();
-});
-
-beforeEach(async () => {
-  await browser.context.clearCookies();
-});
-
-const at = (path: string) => `${worker.url}${path}`;
+let api: BrowserSuite["api"];
+beforeAll(() => void ({ worker, browser, page, api } = suite));
 
 /** Signs in through the form, as a person would with a mouse. */
 async function signIn(token: string) {
@@ -50,7 +30,7 @@ async function signIn(token: string) {
 }
 
 async function rememberCookies() {
-  for (const cookie of await browser.context.cookies()) handled.add(cookie.value);
+  await rememberJarCookies(suite);
   for (const csrf of await page.locator('input[name="csrf"]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))) {
     handled.add(csrf);
   }
@@ -210,37 +190,22 @@ describe("the browser enforces the page's security headers", () => {
 });
 
 describe("cross-site requests", () => {
-  let attacker: Server;
-  let attackerOrigin: string;
-
-  beforeAll(async () => {
-    const port = await freePort();
-    attackerOrigin = `http://127.0.0.1:${port}`;
-    attacker = createServer((req, res) => {
-      const requested = new URL(req.url ?? "/", attackerOrigin);
-      const target = requested.pathname === "/sign-in" ? "/settings/sign-in" : "/settings/sign-out";
-      const token = requested.searchParams.get("token") ?? "";
-      const csrf = requested.searchParams.get("csrf") ?? "guessed";
-      res.writeHead(200, { "content-type": "text/html" });
-      res.end(`<!doctype html><title>cute cats</title>
+  const attacker = useAttackerSite((requested) => {
+    const target = requested.pathname === "/sign-in" ? "/settings/sign-in" : "/settings/sign-out";
+    const token = requested.searchParams.get("token") ?? "";
+    const csrf = requested.searchParams.get("csrf") ?? "guessed";
+    return `<!doctype html><title>cute cats</title>
         <form method="post" action="${worker.url}${target}">
           <input type="hidden" name="csrf" value="${csrf}">
           <input type="hidden" name="token" value="${token}">
           <button>See the cats</button>
-        </form>`);
-    });
-    await new Promise<void>((resolve) => attacker.listen(port, "127.0.0.1", resolve));
-  });
-
-  afterAll(async () => {
-    attacker?.closeAllConnections();
-    await new Promise((resolve) => attacker?.close(resolve));
+        </form>`;
   });
 
   it("refuses a form posted from another origin to sign the victim out, and the session lives on", async () => {
     await signIn(worker.secrets.ADMIN_TOKEN);
     await rememberCookies();
-    await page.goto(`${attackerOrigin}/sign-out`);
+    await page.goto(`${attacker.origin}/sign-out`);
     const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at("/settings/sign-out")), page.getByRole("button").click()]);
     expect(response.status()).toBe(403);
     expect(await errorCode()).toBe("access_denied");
@@ -254,7 +219,7 @@ describe("cross-site requests", () => {
     await signIn(worker.secrets.ADMIN_TOKEN);
     const csrf = await page.locator('form[action="/settings/sign-out"] input[name="csrf"]').inputValue();
     handled.add(csrf);
-    await page.goto(`${attackerOrigin}/sign-out?csrf=${encodeURIComponent(csrf)}`);
+    await page.goto(`${attacker.origin}/sign-out?csrf=${encodeURIComponent(csrf)}`);
     const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at("/settings/sign-out")), page.getByRole("button").click()]);
     expect(response.status()).toBe(403);
     expect(await errorCode()).toBe("access_denied");
@@ -270,7 +235,7 @@ describe("cross-site requests", () => {
     // even has that form's token, leaving the origin check as the only defence.
     await page.goto(at("/settings/sign-in"));
     const csrf = await page.locator('input[name="csrf"]').inputValue();
-    await page.goto(`${attackerOrigin}/sign-in?token=${encodeURIComponent(token.token)}&csrf=${encodeURIComponent(csrf)}`);
+    await page.goto(`${attacker.origin}/sign-in?token=${encodeURIComponent(token.token)}&csrf=${encodeURIComponent(csrf)}`);
     const [response] = await Promise.all([page.waitForResponse((r) => r.url() === at("/settings/sign-in")), page.getByRole("button").click()]);
     expect(response.status()).toBe(403);
     expect((await browser.context.cookies()).map((c) => c.name)).not.toContain("__Host-sts_session");
@@ -418,12 +383,8 @@ describe("quality a person notices", () => {
 });
 
 describe("the worker's output", () => {
-  it("logged the page's requests and never a token, a session cookie, a CSRF token or a secret", () => {
-    const output = worker.output();
-    expect(output).toContain('"route":"/settings/sign-in"');
+  it("logged the page's requests and never a token, a session cookie, a CSRF token or a secret", async () => {
+    const output = await expectNothingHandledInOutput(suite, "/settings/sign-in");
     expect(output).toContain('"reason":"cross_site_request"');
-    for (const secret of handled) {
-      if (secret.length >= 16) expect(output.includes(secret), `output contains a secret of length ${secret.length}`).toBe(false);
-    }
   });
 });
