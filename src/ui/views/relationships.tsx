@@ -271,36 +271,30 @@ function ConditionRow({ row, state, claims }: { row: number; state?: FormState; 
   const invalid = claim !== "" && error !== undefined && (error.field === `conditions.${claim}` || error.message.startsWith(`${claim} is `));
   return (
     <div class="condition" role="group" aria-label={`Condition ${row + 1}`}>
-      <div>
-        <label for={`rel-${claimName}`}>Claim</label>
-        <input
-          id={`rel-${claimName}`}
-          name={claimName}
-          type="text"
-          list={claims}
-          value={claim}
-          autocomplete="off"
-          spellcheck={false}
-          autocapitalize="off"
-          aria-invalid={invalid ? "true" : undefined}
-          aria-describedby={invalid ? "rel-conditions-error" : undefined}
-        />
-      </div>
-      <div>
-        <label for={`rel-${patternName}`}>Pattern</label>
-        <input
-          id={`rel-${patternName}`}
-          name={patternName}
-          type="text"
-          value={state?.values[patternName] ?? ""}
-          maxlength={MAX_PATTERN_LENGTH}
-          autocomplete="off"
-          spellcheck={false}
-          autocapitalize="off"
-          aria-invalid={invalid ? "true" : undefined}
-          aria-describedby={invalid ? "rel-conditions-error" : undefined}
-        />
-      </div>
+      <ConditionCell label="Claim" name={claimName} value={claim} invalid={invalid} list={claims} />
+      <ConditionCell label="Pattern" name={patternName} value={state?.values[patternName] ?? ""} invalid={invalid} maxlength={MAX_PATTERN_LENGTH} />
+    </div>
+  );
+}
+
+/** One input of a condition row; an invalid row points both of its inputs at the conditions' error. */
+function ConditionCell({ label, name, value, invalid, list, maxlength }: { label: string; name: string; value: string; invalid: boolean; list?: string; maxlength?: number }) {
+  return (
+    <div>
+      <label for={`rel-${name}`}>{label}</label>
+      <input
+        id={`rel-${name}`}
+        name={name}
+        type="text"
+        list={list}
+        value={value}
+        maxlength={maxlength}
+        autocomplete="off"
+        spellcheck={false}
+        autocapitalize="off"
+        aria-invalid={invalid ? "true" : undefined}
+        aria-describedby={invalid ? "rel-conditions-error" : undefined}
+      />
     </div>
   );
 }
