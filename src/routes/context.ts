@@ -8,7 +8,7 @@ import type { Principal } from "../access/principal";
 import type { AdminContext } from "../admin/context";
 import type { Config, Env } from "../config";
 import type { ShadowRecord } from "../trust/authorize";
-import { confirmOnPrimary, databaseOf } from "./database";
+import { confirmOnPrimary, databaseOf, type RequestDatabase } from "./database";
 
 /** What routes add to the request's log line; route, status and outcome are derived at the end. */
 export interface LogFields {
@@ -25,7 +25,8 @@ export interface LogFields {
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { config: Config; log: LogFields };
+  /** `database`: the request's D1 sessions, once a door started one (`routes/database.ts`). */
+  Variables: { config: Config; log: LogFields; database?: RequestDatabase };
 };
 
 export type AppContext = Context<AppEnv>;

@@ -23,7 +23,8 @@ import type { AppContext, AppEnv } from "./context";
 /** Request and response header of the admin API: a D1 bookmark, opaque to clients. */
 export const BOOKMARK_HEADER = "Sts-Bookmark";
 
-interface RequestDatabase {
+/** The request's D1 sessions, kept in its context (`c.get("database")`). */
+export interface RequestDatabase {
   current: D1DatabaseSession;
   /** The request's session on the primary, once it has one. */
   primary?: D1DatabaseSession;
@@ -31,17 +32,15 @@ interface RequestDatabase {
   left: string | null;
 }
 
-const requests = new WeakMap<Request, RequestDatabase>();
-
 /** Starts this request's session: from a constraint, or from a bookmark (validated by the caller). */
 export function startSession(c: AppContext, start: "first-primary" | "first-unconstrained" | string): void {
   const session = c.env.DB.withSession(start);
-  requests.set(c.req.raw, { current: session, primary: start === "first-primary" ? session : undefined, left: null });
+  c.set("database", { current: session, primary: start === "first-primary" ? session : undefined, left: null });
 }
 
 /** The handle this request's queries use: its session, or the binding (the primary) when it started none. */
 export function databaseOf(c: AppContext): D1Handle {
-  return requests.get(c.req.raw)?.current ?? c.env.DB;
+  return c.get("database")?.current ?? c.env.DB;
 }
 
 /**
@@ -50,7 +49,7 @@ export function databaseOf(c: AppContext): D1Handle {
  * so nothing is asked twice.
  */
 export function confirmOnPrimary(c: AppContext): (() => D1Handle) | undefined {
-  const request = requests.get(c.req.raw);
+  const request = c.get("database");
   if (!request || request.current === request.primary) return undefined;
   return () => {
     request.primary ??= onPrimary(c.env.DB);
@@ -64,7 +63,7 @@ export function confirmOnPrimary(c: AppContext): (() => D1Handle) | undefined {
 
 /** The newest bookmark this request has seen or written, if it ran any query in a session. */
 export function bookmarkOf(c: AppContext): string | null {
-  const request = requests.get(c.req.raw);
+  const request = c.get("database");
   return request ? laterBookmark(request.left, request.current.getBookmark()) : null;
 }
 
