@@ -9,7 +9,7 @@
  * by one and hand them to the admin verbs, whose own schemas decide what is valid.
  */
 import * as z from "zod/mini";
-import type { ErrorStatus, Operation, Reply } from "../routes/document";
+import type { ErrorStatus, Operation, Operations, Reply } from "../routes/document";
 import { CONDITION_ROWS, RELATIONSHIP_FIELDS } from "./forms";
 
 export const html = (description: string): Reply => ({ description, text: ["text/html"] });
@@ -63,3 +63,28 @@ export const ISSUED: Reply = { description: "The owner's page with the new token
 export const ISSUING =
   "Answers with the owner's page itself (never a redirect), holding the plaintext in a dialog once. Without TOKEN_HASH_SALT the same page shows a configuration error instead (500) and nothing is written.";
 export const CONFIRM: Reply = { description: "Unconfirmed: a page asking to confirm the deletion", text: ["text/html"] };
+
+/**
+ * Creating and deleting one owner's static tokens from its page: `path` is where the tokens
+ * are posted, `what` names a token of that owner, `back` is the owner's page.
+ */
+export function tokenFormOperations(path: string, what: string, back: string): Operations {
+  return {
+    [`POST ${path}`]: {
+      ...SIGNED_IN,
+      summary: `Create ${what}, shown once`,
+      description: ISSUING,
+      body: { media: "form", schema: newTokenForm(), required: true },
+      responses: { 200: ISSUED, 303: to("/settings/sign-in") },
+      errors: POSTING,
+    },
+    [`POST ${path}/{token_id}/delete`]: {
+      ...SIGNED_IN,
+      summary: `Delete ${what}`,
+      description: DELETING,
+      body: { media: "form", schema: deleteForm(), required: true },
+      responses: { 200: CONFIRM, 303: to(`${back}?done=token-deleted or /settings/sign-in`) },
+      errors: POSTING,
+    },
+  } as Operations;
+}

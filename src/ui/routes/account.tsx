@@ -9,7 +9,7 @@ import { StsError } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
 import { change, noticeOf, page, render, type PageStatus } from "../context";
-import { CONFIRM, deleteForm, DELETING, html, ISSUED, ISSUING, newTokenForm, noticeQuery, POSTING, SIGNED_IN, to } from "../operations";
+import { html, noticeQuery, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import type { UiSession } from "../session";
 import { AccountPage, type AccountPageState } from "../views/account";
 import { deleteTokenFromForm, issueToken } from "./tokens";
@@ -53,20 +53,5 @@ export const accountOperations = (): Operations => ({
     responses: { 200: html("The account page"), 303: to("/settings/sign-in") },
     errors: [429, 500, 503],
   },
-  "POST /settings/account/tokens": {
-    ...SIGNED_IN,
-    summary: "Create a user token of one's own, shown once",
-    description: ISSUING,
-    body: { media: "form", schema: newTokenForm(), required: true },
-    responses: { 200: ISSUED, 303: to("/settings/sign-in") },
-    errors: POSTING,
-  },
-  "POST /settings/account/tokens/{token_id}/delete": {
-    ...SIGNED_IN,
-    summary: "Delete a user token of one's own",
-    description: DELETING,
-    body: { media: "form", schema: deleteForm(), required: true },
-    responses: { 200: CONFIRM, 303: to("/settings/account?done=token-deleted or /settings/sign-in") },
-    errors: POSTING,
-  },
+  ...tokenFormOperations("/settings/account/tokens", "a user token of one's own", "/settings/account"),
 });

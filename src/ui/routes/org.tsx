@@ -21,7 +21,7 @@ import { adminContextFor, type AppContext, type AppEnv } from "../../routes/cont
 import type { Operations } from "../../routes/document";
 import { validate } from "../../validate";
 import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
-import { CONFIRM, deleteForm, DELETING, form, html, ISSUED, ISSUING, newTokenForm, noticeQuery, POSTING, READING, SIGNED_IN, to } from "../operations";
+import { CONFIRM, deleteForm, DELETING, form, html, noticeQuery, POSTING, READING, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
@@ -182,20 +182,5 @@ export const orgOperations = (): Operations => ({
     responses: { 200: CONFIRM, 303: to("/settings/orgs/{org_id}?done=member-removed, /settings (oneself) or /settings/sign-in") },
     errors: POSTING,
   },
-  "POST /settings/orgs/{org_id}/tokens": {
-    ...SIGNED_IN,
-    summary: "Create an organization token, shown once",
-    description: ISSUING,
-    body: { media: "form", schema: newTokenForm(), required: true },
-    responses: { 200: ISSUED, 303: to("/settings/sign-in") },
-    errors: POSTING,
-  },
-  "POST /settings/orgs/{org_id}/tokens/{token_id}/delete": {
-    ...SIGNED_IN,
-    summary: "Delete an organization token",
-    description: DELETING,
-    body: { media: "form", schema: deleteForm(), required: true },
-    responses: { 200: CONFIRM, 303: to("/settings/orgs/{org_id}?done=token-deleted or /settings/sign-in") },
-    errors: POSTING,
-  },
+  ...tokenFormOperations("/settings/orgs/{org_id}/tokens", "an organization token", "/settings/orgs/{org_id}"),
 });

@@ -27,7 +27,7 @@ import { PROVIDER_NAMES } from "../../providers/registry";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
 import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
-import { CONFIRM, deleteForm, DELETING, html, ISSUED, ISSUING, newTokenForm, noticeQuery, POSTING, READING, relationshipForm, relationshipFormDescription, SIGNED_IN, to } from "../operations";
+import { CONFIRM, deleteForm, DELETING, html, noticeQuery, POSTING, READING, relationshipForm, relationshipFormDescription, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import {
   COMMON_RELATIONSHIP_FIELDS,
   fieldErrorOf,
@@ -180,21 +180,6 @@ export const projectOperations = (): Operations => {
       responses: { 200: CONFIRM, 303: to("/settings/projects/{project_id}?done=relationship-deleted or /settings/sign-in") },
       errors: POSTING,
     },
-    "POST /settings/projects/{project_id}/tokens": {
-      ...SIGNED_IN,
-      summary: "Create a project token, shown once",
-      description: ISSUING,
-      body: { media: "form", schema: newTokenForm(), required: true },
-      responses: { 200: ISSUED, 303: to("/settings/sign-in") },
-      errors: POSTING,
-    },
-    "POST /settings/projects/{project_id}/tokens/{token_id}/delete": {
-      ...SIGNED_IN,
-      summary: "Delete a project token",
-      description: DELETING,
-      body: { media: "form", schema: deleteForm(), required: true },
-      responses: { 200: CONFIRM, 303: to("/settings/projects/{project_id}?done=token-deleted or /settings/sign-in") },
-      errors: POSTING,
-    },
+    ...tokenFormOperations("/settings/projects/{project_id}/tokens", "a project token", "/settings/projects/{project_id}"),
   };
 };
