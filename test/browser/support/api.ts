@@ -17,6 +17,33 @@ export function apiOf(worker: RunningWorker) {
     expect(response.ok, `${method} ${path} -> ${response.status} ${text}`).toBe(true);
     return (text === "" ? {} : JSON.parse(text)) as T;
   }
+
+  /** A GitHub Actions ID token for `owner/repository`, signed by the stand-in issuer (`overrides` on top of realistic claims). */
+  async function githubIdToken(owner: string, repository: string, overrides: Record<string, unknown> = {}): Promise<string> {
+    const issuer = `${worker.issuerOrigin}/github`;
+    const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ issuer, claims: githubClaims(worker.audience, { owner, repository }, { iss: issuer, ...overrides }) }),
+    });
+    return ((await signed.json()) as { token: string }).token;
+  }
+
+  /** POST /token with this project as `audience`, as a job would: the response's status and body. */
+  async function exchange(idToken: string, projectId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const response = await fetch(`${worker.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token: idToken,
+        subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+        audience: projectId,
+      }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
   type Created = { id: string };
   type Token = { id: string; token: string };
   return {
@@ -29,54 +56,15 @@ export function apiOf(worker: RunningWorker) {
     member: (orgId: string, userId: string, role: "admin" | "member") => call("POST", `/v1/orgs/${orgId}/members`, { user_id: userId, role }),
     token: (path: string, description = "") => call<Token>("POST", path, { description }),
     deleteToken: (path: string) => call("DELETE", path),
-    /** A GitHub Actions ID token for `owner/repository`, signed by the stand-in issuer (`overrides` on top of realistic claims). */
-    async githubIdToken(owner: string, repository: string, overrides: Record<string, unknown> = {}): Promise<string> {
-      const issuer = `${worker.issuerOrigin}/github`;
-      const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ issuer, claims: githubClaims(worker.audience, { owner, repository }, { iss: issuer, ...overrides }) }),
-      });
-      return ((await signed.json()) as { token: string }).token;
-    },
-    /** POST /token with this project as `audience`, as a job would: the response's status and body. */
-    async exchange(idToken: string, projectId: string): Promise<{ status: number; body: Record<string, unknown> }> {
-      const response = await fetch(`${worker.url}/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({
-          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-          subject_token: idToken,
-          subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-          audience: projectId,
-        }),
-      });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    },
+    githubIdToken,
+    exchange,
     /** A real job token: a GitHub relationship, an ID token from the stand-in issuer, POST /token. */
     async jobToken(projectId: string): Promise<string> {
-      const issuer = `${worker.issuerOrigin}/github`;
       const owner = `acme-${crypto.randomUUID().slice(0, 8)}`;
       await call("POST", `/v1/projects/${projectId}/trust-relationships`, { provider: "github", owner, repository: "widgets" });
-      const signed = await fetch(`${worker.issuerOrigin}/__control/sign`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ issuer, claims: githubClaims(worker.audience, { owner, repository: "widgets" }, { iss: issuer }) }),
-      });
-      const { token: idToken } = (await signed.json()) as { token: string };
-      const exchanged = await fetch(`${worker.url}/token`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({
-          grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-          subject_token: idToken,
-          subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-          audience: projectId,
-        }),
-      });
-      const body = (await exchanged.json()) as { access_token?: string };
-      expect(exchanged.status, JSON.stringify(body)).toBe(200);
-      return body.access_token!;
+      const { status, body } = await exchange(await githubIdToken(owner, "widgets"), projectId);
+      expect(status, JSON.stringify(body)).toBe(200);
+      return body.access_token as string;
     },
   };
 }
