@@ -13,7 +13,10 @@
  *    and by function. Sampling is wall-clock: trust its proportions, not its microseconds.
  * The audit log's cost is split the same way: X1a (the audit queue bound and consumed, as in
  * the bench) and `audit-send-only` (its producer bound to a queue nobody consumes) against X1.
- * Options: --rounds=N (default 5), --no-ablations, --no-audit, --variant=name=path/to/index.ts.
+ * Options: --rounds=N (default 5), --no-ablations, --no-audit, --variant=name=path/to/index.ts,
+ * --no-cpu-profile (ablations only, and with workerd's inspector closed: an open inspector
+ * makes every console.log keep its message and stack for a debugger, so the log line's
+ * cost is measured as production pays it only without one).
  * The real worker runs from an unminified build of src/ (the production bundle is minified,
  * without names), so profiles name functions and source files; the code is the same.
  * Numbers are for finding causes, not for the README; everything is written under bench/.out/.
@@ -143,6 +146,7 @@ async function profileDuring(target, scriptPath, run) {
 
 async function main() {
   const args = process.argv.slice(2);
+  const cpuProfile = !args.includes("--no-cpu-profile");
   const variants = {};
   if (!args.includes("--no-ablations")) {
     variants["no-limiters"] = { limiters: [] };
@@ -157,7 +161,7 @@ async function main() {
   }
   const readable = await buildVariant("readable", []);
   for (const v of Object.values(variants)) v.script ??= readable;
-  const { mf, urls, x1Body, pool } = await setUp({ root: ROOT, out: OUT, log, initialTokens: 2000, extra: variants, withDw: true, inspectorPort: INSPECTOR_PORT, realScript: readable });
+  const { mf, urls, x1Body, pool } = await setUp({ root: ROOT, out: OUT, log, initialTokens: 2000, extra: variants, withDw: true, inspectorPort: cpuProfile ? INSPECTOR_PORT : undefined, realScript: readable });
   try {
     const serverPid = findWorkerdPid();
     if (serverPid) {
@@ -209,6 +213,7 @@ async function main() {
       }
     }
 
+    if (!cpuProfile) return;
     await pool.fill(3000);
     for (const [label, target, scriptPath, bodyOf] of [
       ["X1 (real worker, RWX token)", "core:user:x", readable, () => ({ body: x1Body })],
