@@ -47,7 +47,7 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workers",
-            include: ["test/**/*.test.ts"],
+            include: ["test/**/*.test.{ts,tsx}"],
             exclude: ["test/node/**", "test/browser/**"],
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,

@@ -7,12 +7,12 @@
  * It decides nothing about who may do what (the admin verbs do, through `access/`).
  */
 import type { Context } from "hono";
-import type { JSX } from "hono/jsx/jsx-runtime";
 import type { Changed } from "../admin/changes";
 import type { AdminContext } from "../admin/context";
 import { StsError } from "../errors";
 import { performAudited } from "../routes/audit";
 import { adminContextFor, type AppContext } from "../routes/context";
+import type { JSX } from "./jsx-runtime";
 import { readForm } from "./security";
 import { requireSessionCsrf, type UiSession } from "./session";
 
@@ -28,7 +28,7 @@ export function rememberSession(c: AppContext, session: UiSession | null): void 
 export const sessionOf = (c: AppContext): UiSession | null => sessions.get(c.req.raw) ?? null;
 
 export function render(c: Context, page: JSX.Element, status: PageStatus = 200) {
-  return c.html(Promise.resolve(page).then((html) => `<!DOCTYPE html>${html}`), status);
+  return c.html(`<!DOCTYPE html>${page}`, status);
 }
 
 export const toSignIn = (c: AppContext) => c.redirect("/settings/sign-in", 303);

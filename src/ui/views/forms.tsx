@@ -7,8 +7,8 @@
  * `aria-invalid`, so a screen reader says them when the field takes focus. Every value is
  * rendered as text or as an attribute value, never as HTML.
  */
-import type { Child } from "hono/jsx";
 import type { FormError, FormState } from "../forms";
+import type { Child } from "../jsx-runtime";
 import type { UiSession } from "../session";
 import { Alert } from "./layout";
 

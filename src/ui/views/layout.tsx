@@ -2,12 +2,12 @@
  * The page frame and the small parts every page uses: skip link, header with who is signed
  * in and the sign-out form, navigation, main landmark, live region for announcements.
  *
- * Everything is rendered by hono/jsx, which escapes every string it is given; stored
+ * Everything is rendered by the JSX runtime (../jsx-runtime.ts), which escapes every string it is given; stored
  * names and descriptions are attacker-controlled and are only ever passed as children or
  * attribute values, never as raw HTML.
  */
-import type { Child } from "hono/jsx";
 import { assetUrl } from "../assets";
+import type { Child } from "../jsx-runtime";
 import type { UiSession, Who } from "../session";
 
 export type Section = "home" | "account" | "org" | "none";
