@@ -222,4 +222,20 @@ describe("one schema at every door", () => {
       expect(toWire(reason, detail).description).toBe(wire.error_description);
     });
   }
+
+  it("says what a refused field must be, in plain words", async () => {
+    const { projectId } = await seedProject();
+    for (const [body, words] of [
+      [["github"], "body: must be an object"],
+      [{ provider: "gitlab" }, 'provider: must be one of "github", "circleci", "buildkite", "rwx"'],
+      [{ provider: "rwx", subject: 5 }, "subject: must be a string"],
+      [{ provider: "rwx", subject: "s", token_ttl_seconds: 59 }, "token_ttl_seconds: must be at least 60"],
+      [{ provider: "rwx", subject: "s", token_ttl_seconds: 60.5 }, "token_ttl_seconds: must be an integer"],
+      [{ provider: "rwx", subject: "s", mode: "watch" }, 'mode: must be one of "enforce", "shadow"'],
+      [{ provider: "rwx", subject: "s", description: "x".repeat(1000) }, "description: must be at most 500 characters long"],
+    ] as const) {
+      const wire = await expectError(await admin("POST", `/v1/projects/${projectId}/trust-relationships`, body), 400, "invalid_request");
+      expect(wire.error_description).toContain(words);
+    }
+  });
 });

@@ -171,7 +171,7 @@ describe("refused fields, in the API's words, beside the field", () => {
     const before = await storedState();
     for (const [claim, pattern, message] of [
       ["repo", "acme/*", /^conditions: repo is not a github claim$|repo is not a github claim/],
-      ["ref", "", /Too small|>=1/],
+      ["ref", "", /^must be at least 1 character long$/],
       ["__proto__", "x", /__proto__ is not a github claim/],
     ] as const) {
       const response = await add({ provider: "github", owner: "acme", repository: "widgets", condition_claim_1: claim, condition_pattern_1: pattern });
