@@ -62,6 +62,13 @@ export interface Config {
   auditRetentionDays: number;
 }
 
+/**
+ * A whole number from 1 to `max`, given as a number or as text (`wrangler.toml` vars and
+ * `.dev.vars` alike). `Number()` is what `z.coerce.number()` does, without the rest of
+ * zod's coercions (dates, bigints) in the Worker's bundle.
+ */
+const count = (max: number) => z.pipe(z.transform((value: unknown) => Number(value)), z.number().check(z.int(), z.gte(1), z.lte(max)));
+
 const url = z.pipe(z.url({ protocol: /^https?$/ }), z.transform((u) => u.replace(/\/+$/, "")));
 const optionalSecret = z.pipe(z.optional(z.string()), z.transform((s) => (s && s.length > 0 ? s : undefined)));
 
@@ -77,8 +84,8 @@ const EnvSchema = z.object({
   BUILDKITE_ISSUER: z.optional(url),
   RWX_ISSUER: z.optional(url),
   ALLOW_INSECURE_ISSUERS: z.optional(z.enum(["true", "false", ""])),
-  MAX_TRUST_RELATIONSHIPS_PER_PROJECT: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), 100),
-  AUDIT_RETENTION_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(3650)), 90),
+  MAX_TRUST_RELATIONSHIPS_PER_PROJECT: z._default(count(10_000), 100),
+  AUDIT_RETENTION_DAYS: z._default(count(3650), 90),
 });
 
 const parsed = new WeakMap<object, Config>();
