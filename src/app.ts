@@ -3,7 +3,6 @@
  * its own caching, routes, and the single place where errors become wire responses
  * (RFC 6749 §5.2 shape).
  */
-import { Hono } from "hono";
 import { configFrom } from "./config";
 import { StsError, toWire, type Reason } from "./errors";
 import { adminRoutes } from "./routes/admin";
@@ -12,6 +11,7 @@ import type { AppContext, AppEnv } from "./routes/context";
 import { credentialRoutes } from "./routes/credentials";
 import { apiDatabase } from "./routes/database";
 import { explainRoutes } from "./routes/explain";
+import { Hono } from "./routes/hono";
 import { introspectionRoutes } from "./routes/introspection";
 import { openApiRoutes } from "./routes/openapi";
 import { adminRateLimit } from "./routes/rate-limit";

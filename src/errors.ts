@@ -10,6 +10,7 @@
  * when a retry can succeed (e.g. the rest of a key-refetch cooldown).
  */
 import * as z from "zod/mini";
+import { documentedOnly } from "./documented";
 
 export type Reason =
   // The request itself
@@ -91,7 +92,7 @@ export const ERROR_CODES = [
 ] as const;
 
 /** The body of every refusal, whatever the route (RFC 6749 §5.2 shape); `app.onError` renders it. */
-export const ErrorBody = z.strictObject({ error: z.enum(ERROR_CODES), error_description: z.string() });
+export const ErrorBody = /* @__PURE__ */ documentedOnly(() => z.strictObject({ error: z.enum(ERROR_CODES), error_description: z.string() }));
 
 export interface WireError {
   status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;

@@ -7,6 +7,7 @@ import { authorizeOrg, requireOperator } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";
 import type { Organization } from "../db/organizations";
+import { documentedOnly } from "../documented";
 import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 
@@ -17,7 +18,7 @@ export const NewOrganization = z.strictObject({ name: DisplayName });
 export type NewOrganization = z.infer<typeof NewOrganization>;
 
 /** An organization as the API shows it (`db/organizations.ts` builds it). */
-export const OrganizationView = z.object({ id: z.string().check(z.regex(ID_PATTERN.org)), name: z.string(), created_at: z.number().check(z.int()) });
+export const OrganizationView = /* @__PURE__ */ documentedOnly(() => z.object({ id: z.string().check(z.regex(ID_PATTERN.org)), name: z.string(), created_at: z.number().check(z.int()) }));
 
 /** `POST /v1/orgs`: the operator only. */
 export async function createOrganization(ctx: AdminContext, input: Input<NewOrganization>): Promise<Changed<Organization>> {

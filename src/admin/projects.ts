@@ -8,6 +8,7 @@ import { authorizeOrg, authorizeProject } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";
 import type { Project } from "../db/organizations";
+import { documentedOnly } from "../documented";
 import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
 import { DisplayName } from "./organizations";
@@ -16,12 +17,12 @@ export const NewProject = z.strictObject({ name: DisplayName });
 export type NewProject = z.infer<typeof NewProject>;
 
 /** A project as the API shows it (`db/organizations.ts` builds it). */
-export const ProjectView = z.object({
+export const ProjectView = /* @__PURE__ */ documentedOnly(() => z.object({
   id: z.string().check(z.regex(ID_PATTERN.prj)),
   org_id: z.string().check(z.regex(ID_PATTERN.org)),
   name: z.string(),
   created_at: z.number().check(z.int()),
-});
+}));
 
 /** `POST /v1/orgs/{org_id}/projects`: an admin of the organization. */
 export async function createProject(ctx: AdminContext, orgId: string, input: Input<NewProject>): Promise<Changed<Project>> {

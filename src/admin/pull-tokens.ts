@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import type { Principal } from "../access/principal";
 import { authorizeRegistry } from "../access/reach";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { MAX_PULL_TOKEN_TTL_SECONDS, MIN_PULL_TOKEN_TTL_SECONDS, mintPullToken, type PullTokenParent } from "../tokens/pull-tokens";
 import { requireSigningKeys } from "../tokens/signing-keys";
@@ -19,7 +20,7 @@ export const NewPullToken = z.strictObject({
 export type NewPullToken = z.infer<typeof NewPullToken>;
 
 /** `expires_at` in Unix seconds. */
-export const IssuedPullToken = z.object({ token: z.string(), expires_at: z.number().check(z.int()) });
+export const IssuedPullToken = /* @__PURE__ */ documentedOnly(() => z.object({ token: z.string(), expires_at: z.number().check(z.int()) }));
 export type IssuedPullToken = z.infer<typeof IssuedPullToken>;
 
 /** Who minted a pull token, for its `act` claim: a public identifier, never a secret. */

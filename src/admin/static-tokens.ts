@@ -11,6 +11,7 @@ import { authorizeOrg, authorizeProject, authorizeUser, pathId, type Access } fr
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/static-tokens";
 import type { TokenOwner } from "../db/static-tokens";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { generateStaticToken, hashStaticToken, previewStaticToken } from "../tokens/static-tokens";
 import type { Changed, TokenOwnerIds } from "./changes";
@@ -26,23 +27,23 @@ export type NewStaticToken = z.infer<typeof NewStaticToken>;
 export type OwnerRef = { kind: "user"; userId: string } | { kind: "organization"; orgId: string } | { kind: "project"; projectId: string };
 
 /** What a list shows of a token (SPEC §5). */
-export const StaticTokenView = z.object({
+export const StaticTokenView = /* @__PURE__ */ documentedOnly(() => z.object({
   id: z.string().check(z.regex(ID_PATTERN.tok)),
   preview: z.string(),
   description: z.string(),
   created_at: z.number().check(z.int()),
   last_used_at: z.nullable(z.number().check(z.int())),
-});
+}));
 export type StaticTokenView = z.infer<typeof StaticTokenView>;
 
 /** The one result that ever carries the plaintext (SPEC §4). */
-export const IssuedStaticToken = z.object({
+export const IssuedStaticToken = /* @__PURE__ */ documentedOnly(() => z.object({
   id: z.string().check(z.regex(ID_PATTERN.tok)),
   token: z.string(),
   preview: z.string(),
   description: z.string(),
   created_at: z.number().check(z.int()),
-});
+}));
 export type IssuedStaticToken = z.infer<typeof IssuedStaticToken>;
 
 /** The owner, once the principal may read or administer it; a user's tokens are the user's or the operator's alone. */

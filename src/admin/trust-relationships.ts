@@ -13,6 +13,7 @@ import { authorizeProject, pathId } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/trust-relationships";
 import type { StoredTrustRelationship } from "../db/trust-relationships";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { PROVIDERS, PROVIDER_NAMES } from "../providers/registry";
 import { RELATIONSHIP_MODES } from "../trust/authorize";
@@ -52,7 +53,7 @@ export const RelationshipBody = z.discriminatedUnion(
 );
 
 /** A relationship as the API shows it (`renderRelationship`), per provider: its fields flattened in, pinned IDs once known. */
-export const TrustRelationshipResponse = z.discriminatedUnion(
+export const TrustRelationshipResponse = /* @__PURE__ */ documentedOnly(() => z.discriminatedUnion(
   "provider",
   PROVIDER_NAMES.map((name) =>
     z.object({
@@ -67,7 +68,7 @@ export const TrustRelationshipResponse = z.discriminatedUnion(
       created_at: z.number().check(z.int()),
     }),
   ) as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]],
-);
+));
 
 /** A relationship body, validated: the common fields and the provider's own (`subject`). */
 export type NewRelationship = z.infer<typeof CommonRelationshipFields> & { subject: Record<string, unknown> };

@@ -8,6 +8,7 @@ import { authorizeOrg, authorizeUser, pathId, requireOperator } from "../access/
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/users";
 import type { Membership, User } from "../db/users";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import type { Changed } from "./changes";
 import { readInput, type AdminContext, type Input } from "./context";
@@ -27,13 +28,13 @@ export const NewMember = z.strictObject({
 export type NewMember = z.infer<typeof NewMember>;
 
 /** A user and a membership as the API shows them (`db/users.ts` builds them). */
-export const UserView = z.object({ id: z.string().check(z.regex(ID_PATTERN.usr)), name: z.string(), email: z.string(), created_at: z.number().check(z.int()) });
-export const MembershipView = z.object({
+export const UserView = /* @__PURE__ */ documentedOnly(() => z.object({ id: z.string().check(z.regex(ID_PATTERN.usr)), name: z.string(), email: z.string(), created_at: z.number().check(z.int()) }));
+export const MembershipView = /* @__PURE__ */ documentedOnly(() => z.object({
   org_id: z.string().check(z.regex(ID_PATTERN.org)),
   user_id: z.string().check(z.regex(ID_PATTERN.usr)),
   role: z.enum(["admin", "member"]),
   created_at: z.number().check(z.int()),
-});
+}));
 
 /** `POST /v1/users`: the operator only. A taken email is a `conflict`. */
 export async function createUser(ctx: AdminContext, input: Input<NewUser>): Promise<Changed<User>> {

@@ -4,9 +4,7 @@
  * verb does, is the domain's (`admin/`, deciding access through `access/`); a body is read
  * only once the verb knows the caller may act.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
-import type { ProviderName } from "../config";
 import { createOrganization, getOrganization, NewOrganization, OrganizationView } from "../admin/organizations";
 import { createProject, deleteProject, getProject, listProjects, NewProject, ProjectView } from "../admin/projects";
 import {
@@ -18,14 +16,17 @@ import {
   RelationshipBody,
   TrustRelationshipResponse,
 } from "../admin/trust-relationships";
+import type { ProviderName } from "../config";
+import { documentedOnly } from "../documented";
 import { audited } from "./audit";
 import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppEnv } from "./context";
 import { ADMIN, BODY, type Example, type Operations } from "./document";
+import { Hono } from "./hono";
 
-const ProjectList = z.object({ projects: z.array(ProjectView) });
-const TrustRelationshipList = z.object({ trust_relationships: z.array(TrustRelationshipResponse) });
+const ProjectList = /* @__PURE__ */ documentedOnly(() => z.object({ projects: z.array(ProjectView) }));
+const TrustRelationshipList = /* @__PURE__ */ documentedOnly(() => z.object({ trust_relationships: z.array(TrustRelationshipResponse) }));
 
 /** One relationship per provider, as a project admin would write it (each is accepted: test/openapi). */
 export const RELATIONSHIP_EXAMPLES: Record<ProviderName, Example> = {

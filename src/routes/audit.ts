@@ -6,7 +6,6 @@
  * HTTP only: query parameters are read here (each at most once), validated with the
  * domain's schema and handed to `listOrgAudit`; events are built and sent by src/audit/.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
 import { auditNetwork } from "../access/client-network";
 import type { Changed } from "../admin/changes";
@@ -23,6 +22,7 @@ import { safeName, validate } from "../validate";
 import { adminContext } from "./caller";
 import { waitUntilOf, type AppContext, type AppEnv } from "./context";
 import { ADMIN, type Operations } from "./document";
+import { Hono } from "./hono";
 
 /** The request's way to the audit queue: the binding, its `waitUntil`, and its request ID. */
 export function auditSink(c: AppContext): AuditSink {

@@ -4,7 +4,6 @@
  * and JSON bodies in, status and JSON out; who may do what, and what each verb does, is
  * the domain's (`admin/`, deciding access through `access/`).
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
 import { IssuedPullToken, NewPullToken, createPullToken } from "../admin/pull-tokens";
 import {
@@ -17,11 +16,13 @@ import {
   type OwnerRef,
 } from "../admin/static-tokens";
 import { MembershipView, NewMember, NewUser, UserView, addMember, createUser, getUser, listMembers, removeMember } from "../admin/users";
+import { documentedOnly } from "../documented";
 import { audited } from "./audit";
 import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppContext, AppEnv } from "./context";
 import { ADMIN, BODY, type Operation, type Operations } from "./document";
+import { Hono } from "./hono";
 
 const orgTokens = (c: AppContext): OwnerRef => ({ kind: "organization", orgId: c.req.param("org_id")! });
 const projectTokens = (c: AppContext): OwnerRef => ({ kind: "project", projectId: c.req.param("project_id")! });
@@ -38,8 +39,8 @@ const revokeToken = (owner: (c: AppContext) => OwnerRef) => async (c: AppContext
   return c.body(null, 204);
 };
 
-const MemberList = z.object({ members: z.array(MembershipView) });
-const StaticTokenList = z.object({ tokens: z.array(StaticTokenView) });
+const MemberList = /* @__PURE__ */ documentedOnly(() => z.object({ members: z.array(MembershipView) }));
+const StaticTokenList = /* @__PURE__ */ documentedOnly(() => z.object({ tokens: z.array(StaticTokenView) }));
 
 /** The three owners' tokens are one set of verbs, documented once. */
 function staticTokenOperations(owner: string, path: string, who: string): Operations {

@@ -7,7 +7,6 @@
  * isolate's CI key cache and the caller's own budget for these calls, `EXPLAIN_LIMITER`
  * per credential identity, on top of the admin API's.
  */
-import { Hono } from "hono";
 import { credentialIdentity } from "../access/principal";
 import type { AdminContext } from "../admin/context";
 import { explainSubjectToken, SubjectTokenInput, type InspectContext } from "../admin/explain";
@@ -15,11 +14,12 @@ import { suggestTrustRelationship } from "../admin/suggest";
 import { isolateKeyCache } from "../providers/key-cache";
 import { Explanation } from "../trust/explain";
 import { Suggestion } from "../trust/suggest";
-import { readJsonBody } from "./body";
 import { performAudited } from "./audit";
+import { readJsonBody } from "./body";
 import { adminContext } from "./caller";
 import type { AppContext, AppEnv } from "./context";
 import { ADMIN, BODY, type Operations } from "./document";
+import { Hono } from "./hono";
 import { enforceLimit } from "./rate-limit";
 
 /**

@@ -10,20 +10,21 @@
  * Budgets (rate-limit.ts): the introspection caller has its own; `/revoke` counts a token
  * we signed against that token's identity, and anything else against its client network.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
+import { identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Credential } from "../access/principal";
 import { revokeToken } from "../db/revoked-tokens";
 import { listUserOrgIds } from "../db/users";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { verifyOwnToken } from "../tokens/own-tokens";
 import { loadSigningKeys } from "../tokens/signing-keys";
 import { looksLikeStaticToken } from "../tokens/static-tokens";
-import { identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Credential } from "../access/principal";
 import { readOAuthBody } from "./body";
 import { bearerToken } from "./caller";
 import { accessDeps, nowSeconds, type AppContext, type AppEnv } from "./context";
 import { databaseOf, startSession } from "./database";
 import { type Operations } from "./document";
+import { Hono } from "./hono";
 import { limitCaller, limitIntrospectionCaller } from "./rate-limit";
 
 // RFC 7662 §2.1 and RFC 7009 §2.1: `token`, and an optional hint we may ignore. Unknown
@@ -34,12 +35,12 @@ const TokenParameter = z.looseObject({
 });
 
 /** `/introspect` requires `token` (its handler says so with `field_invalid`); `/revoke` may take it from the bearer instead. */
-const IntrospectionRequest = z.extend(TokenParameter, { token: z.string().check(z.minLength(1)) });
+const IntrospectionRequest = /* @__PURE__ */ documentedOnly(() => z.extend(TokenParameter, { token: z.string().check(z.minLength(1)) }));
 
 const activeMembers = { active: z.literal(true), token_type: z.literal("Bearer"), scope: z.string(), iss: z.string() };
 
 /** What `describeActive` answers, per kind of token (RFC 7662 §2.2 members and ours). */
-const ActiveToken = z.discriminatedUnion("token_use", [
+const ActiveToken = /* @__PURE__ */ documentedOnly(() => z.discriminatedUnion("token_use", [
   z.object({
     ...activeMembers,
     token_use: z.enum(["oidc", "pull"]),
@@ -57,10 +58,10 @@ const ActiveToken = z.discriminatedUnion("token_use", [
   z.object({ ...activeMembers, token_use: z.literal("project"), sub: z.string(), org_id: z.string(), project_id: z.string(), iat: z.number().check(z.int()) }),
   z.object({ ...activeMembers, token_use: z.literal("organization"), sub: z.string(), org_id: z.string(), iat: z.number().check(z.int()) }),
   z.object({ ...activeMembers, token_use: z.literal("user"), sub: z.string(), org_ids: z.array(z.string()), iat: z.number().check(z.int()) }),
-]);
+]));
 
 /** RFC 7662 §2.2: anything not active is `{"active": false}` and nothing else. */
-const IntrospectionResponse = z.union([z.object({ active: z.literal(false) }), ActiveToken]);
+const IntrospectionResponse = /* @__PURE__ */ documentedOnly(() => z.union([z.object({ active: z.literal(false) }), ActiveToken]));
 
 /** The routes below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
 export const introspectionOperations = (): Operations => ({

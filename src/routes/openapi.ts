@@ -8,9 +8,9 @@
  * It has no `servers`: OpenAPI then resolves paths against the document's own URL, which
  * is this service wherever it is deployed.
  */
-import { Hono } from "hono";
 import { StsError } from "../errors";
 import type { AppEnv } from "./context";
+import { Hono } from "./hono";
 
 const DOCUMENT_MAX_AGE_SECONDS = 300;
 /** Where `npm run openapi` writes it, relative to the assets directory. */

@@ -1,15 +1,16 @@
 /** `POST /token` — the RFC 8693 token exchange over HTTP: parse, limit, exchange, audit, render. */
-import { Hono } from "hono";
 import * as z from "zod/mini";
+import { ID_PATTERN } from "../db/d1";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { exchange, type ExchangeResult } from "../exchange";
 import { isolateKeyCache } from "../providers/key-cache";
 import { shadowRecord } from "../trust/authorize";
-import { ID_PATTERN } from "../db/d1";
 import { auditExchange } from "./audit";
 import { readOAuthBody } from "./body";
 import { nowSeconds, waitUntilOf, type AppEnv } from "./context";
 import { type Operations } from "./document";
+import { Hono } from "./hono";
 import { enforceLimit, networkKey } from "./rate-limit";
 
 const GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -32,22 +33,22 @@ const TokenRequest = z.looseObject({
  * with its own error code (RFC 6749 §5.2 reports the grant type first): the required
  * fields, the token types, and `audience` as a project ID.
  */
-const DocumentedTokenRequest = z.extend(TokenRequest, {
+const DocumentedTokenRequest = /* @__PURE__ */ documentedOnly(() => z.extend(TokenRequest, {
   grant_type: z.literal(GRANT_TYPE),
   subject_token: z.string().check(z.minLength(1)),
   subject_token_type: z.enum(SUBJECT_TOKEN_TYPES),
   audience: z.optional(z.string().check(z.regex(ID_PATTERN.prj))),
   requested_token_type: z.optional(z.enum(REQUESTED_TOKEN_TYPES)),
-});
+}));
 
 /** RFC 8693 §2.2.1. */
-const TokenResponse = z.object({
+const TokenResponse = /* @__PURE__ */ documentedOnly(() => z.object({
   access_token: z.string(),
   issued_token_type: z.literal(ISSUED_TOKEN_TYPE),
   token_type: z.literal("Bearer"),
   expires_in: z.number().check(z.int()),
   scope: z.string(),
-});
+}));
 
 /** The route below, documented (a function, so the worker's bundle drops it: only `npm run openapi` calls it). */
 export const tokenOperations = (): Operations => ({

@@ -4,12 +4,13 @@
  * `/healthz` is anonymous, so it must not cost a D1 query per request: one probe per
  * isolate (per database binding) answers every health check for a short window.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
-import { Jwks, loadSigningKeys } from "../tokens/signing-keys";
+import { documentedOnly } from "../documented";
 import { SCOPES } from "../tokens/scopes";
+import { Jwks, loadSigningKeys } from "../tokens/signing-keys";
 import { waitUntilOf, type AppContext, type AppEnv } from "./context";
 import { type Operations } from "./document";
+import { Hono } from "./hono";
 
 const JWKS_MAX_AGE_SECONDS = 300;
 
@@ -44,7 +45,8 @@ function probeDatabase(c: AppContext): Promise<boolean> {
 }
 
 /** RFC 8414 §2 (and OpenID Connect Discovery) members, plus `subject_token_audience`. */
-const Metadata = z.object({
+const Metadata = /* @__PURE__ */ documentedOnly(() =>
+  z.object({
   issuer: z.string(),
   jwks_uri: z.string(),
   token_endpoint: z.string(),
@@ -63,10 +65,11 @@ const Metadata = z.object({
   subject_types_supported: z.array(z.string()),
   scopes_supported: z.array(z.string()),
   subject_token_audience: z.string(),
-});
+  }),
+);
 
-const Healthy = z.object({ status: z.literal("ok") });
-const Unhealthy = z.object({ status: z.literal("unavailable") });
+const Healthy = /* @__PURE__ */ documentedOnly(() => z.object({ status: z.literal("ok") }));
+const Unhealthy = /* @__PURE__ */ documentedOnly(() => z.object({ status: z.literal("unavailable") }));
 
 const discovery = (summary: string) =>
   ({

@@ -7,20 +7,21 @@
  * leak through it.
  */
 import * as z from "zod/mini";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { importSigningJwk } from "./jws";
 
 export type SigningAlgorithm = "ES256" | "EdDSA";
 
 /** A published key: public members only (RFC 7517 §4, RFC 7518 §6.2.1, RFC 8037 §2). */
-export const PublicJwk = z.discriminatedUnion("kty", [
+export const PublicJwk = /* @__PURE__ */ documentedOnly(() => z.discriminatedUnion("kty", [
   z.object({ kty: z.literal("EC"), crv: z.literal("P-256"), x: z.string(), y: z.string(), kid: z.string(), alg: z.literal("ES256"), use: z.literal("sig") }),
   z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string(), kid: z.string(), alg: z.literal("EdDSA"), use: z.literal("sig") }),
-]);
+]));
 export type PublicJwk = z.infer<typeof PublicJwk>;
 
 /** `GET /.well-known/jwks.json`: every configured key's public half, the signing key first. */
-export const Jwks = z.object({ keys: z.array(PublicJwk) });
+export const Jwks = /* @__PURE__ */ documentedOnly(() => z.object({ keys: z.array(PublicJwk) }));
 
 export interface SigningKeys {
   /** The key that signs: the first one. */

@@ -13,6 +13,7 @@
  */
 import * as z from "zod/mini";
 import type { ProviderName } from "../config";
+import { documentedOnly } from "../documented";
 import { StsError, toWire } from "../errors";
 import { PROVIDER_NAMES, providerForIssuer } from "../providers/registry";
 import { unusedCheck, type Inspection, type Stage, type StageCheck, type StageResult } from "../providers/verify";
@@ -57,7 +58,7 @@ export type HintCode = (typeof HINT_CODES)[number];
 // The response's schemas: what the OpenAPI document shows, and the types this file builds.
 
 /** What to look at, and where there is one, the line or relationship field to change. */
-const Hint = z.object({ code: z.enum(HINT_CODES), message: z.string(), fix: z.optional(z.string()) });
+const Hint = /* @__PURE__ */ documentedOnly(() => z.object({ code: z.enum(HINT_CODES), message: z.string(), fix: z.optional(z.string()) }));
 export type Hint = z.infer<typeof Hint>;
 
 /**
@@ -66,7 +67,7 @@ export type Hint = z.infer<typeof Hint>;
  * (a condition's pattern; null when it sets none). `actual`: the token's value as it
  * carried it (null when absent).
  */
-const ExplainedCheck = z.object({
+const ExplainedCheck = /* @__PURE__ */ documentedOnly(() => z.object({
   check: z.string(),
   field: z.optional(z.string()),
   claim: z.optional(z.string()),
@@ -74,15 +75,15 @@ const ExplainedCheck = z.object({
   actual: z.unknown(),
   pass: z.boolean(),
   hints: z.array(Hint),
-});
+}));
 export type ExplainedCheck = z.infer<typeof ExplainedCheck>;
 
 /** What `POST /token` answers, as the wire says it. */
-const WireAnswer = z.object({ status: z.number().check(z.int()), error: z.nullable(z.string()), error_description: z.nullable(z.string()) });
+const WireAnswer = /* @__PURE__ */ documentedOnly(() => z.object({ status: z.number().check(z.int()), error: z.nullable(z.string()), error_description: z.nullable(z.string()) }));
 export type WireAnswer = z.infer<typeof WireAnswer>;
 
 /** `skipped`: not run, because an earlier stage that proves the token's origin failed; `refusal`: the exchange's, for a failed stage. */
-const ExplainedStage = z.object({ stage: z.enum(STAGES), result: z.enum(["pass", "fail", "skipped"]), checks: z.array(ExplainedCheck), refusal: z.nullable(WireAnswer) });
+const ExplainedStage = /* @__PURE__ */ documentedOnly(() => z.object({ stage: z.enum(STAGES), result: z.enum(["pass", "fail", "skipped"]), checks: z.array(ExplainedCheck), refusal: z.nullable(WireAnswer) }));
 export type ExplainedStage = z.infer<typeof ExplainedStage>;
 
 /**
@@ -90,7 +91,7 @@ export type ExplainedStage = z.infer<typeof ExplainedStage>;
  * anything. `failed_check`: the verdict, the first failing check. `would_pin`: the IDs this
  * token would pin on it if it granted.
  */
-const ExplainedRelationship = z.object({
+const ExplainedRelationship = /* @__PURE__ */ documentedOnly(() => z.object({
   id: z.string(),
   provider: z.string(),
   mode: z.enum(RELATIONSHIP_MODES),
@@ -99,11 +100,11 @@ const ExplainedRelationship = z.object({
   failed_check: z.nullable(z.string()),
   checks: z.array(ExplainedCheck),
   would_pin: z.nullable(z.record(z.string(), z.string())),
-});
+}));
 export type ExplainedRelationship = z.infer<typeof ExplainedRelationship>;
 
 /** The explain response. `exchange`: what `POST /token` with `audience` = this project would answer now (rate limits aside). */
-export const Explanation = z.object({
+export const Explanation = /* @__PURE__ */ documentedOnly(() => z.object({
   project_id: z.string(),
   /** Unix seconds: the "now" every time check used. */
   evaluated_at: z.number().check(z.int()),
@@ -122,7 +123,7 @@ export const Explanation = z.object({
     shadow: z.array(z.object({ relationship_id: z.string(), result: z.enum(["would_admit", "would_refuse"]), reason: z.nullable(z.string()) })),
     retry_after: z.nullable(z.number().check(z.int())),
   }),
-});
+}));
 export type Explanation = z.infer<typeof Explanation>;
 
 export interface ExplainInput {

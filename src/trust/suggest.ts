@@ -16,6 +16,7 @@
  */
 import * as z from "zod/mini";
 import type { ProviderName } from "../config";
+import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import type { Claims, VerifiedToken } from "../providers/provider";
 import { PROVIDERS } from "../providers/registry";
@@ -36,18 +37,18 @@ const WARNING_CODES = [
 ] as const;
 
 /** A sentence per choice, naming the body's field (`owner_id`, `conditions.ref`, …). */
-const SuggestedChoice = z.object({ field: z.string(), text: z.string() });
+const SuggestedChoice = /* @__PURE__ */ documentedOnly(() => z.object({ field: z.string(), text: z.string() }));
 export type SuggestedChoice = z.infer<typeof SuggestedChoice>;
 
-const SuggestionWarning = z.object({ code: z.enum(WARNING_CODES), text: z.string() });
+const SuggestionWarning = /* @__PURE__ */ documentedOnly(() => z.object({ code: z.enum(WARNING_CODES), text: z.string() }));
 export type SuggestionWarning = z.infer<typeof SuggestionWarning>;
 
 /** The suggest response. `trust_relationship` is a relationship body, ready to POST to /v1/projects/{project_id}/trust-relationships. */
-export const Suggestion = z.object({
+export const Suggestion = /* @__PURE__ */ documentedOnly(() => z.object({
   trust_relationship: z.record(z.string(), z.unknown()),
   explanations: z.array(SuggestedChoice),
   warnings: z.array(SuggestionWarning),
-});
+}));
 export type Suggestion = z.infer<typeof Suggestion>;
 
 const MAX_DESCRIPTION_LENGTH = 500;

@@ -10,15 +10,16 @@
  * `data-error`), never as JSON. What this file does not do: decide who may touch what
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
 import { getOrganization } from "../admin/organizations";
 import { listMembers } from "../admin/users";
 import { listUserOrgIds } from "../db/users";
+import { documentedOnly } from "../documented";
 import { StsError, toWire, type Reason } from "../errors";
 import { adminContextFor, type AppEnv } from "../routes/context";
 import { bookmarkOf, databaseOf, startSession } from "../routes/database";
 import type { Operations } from "../routes/document";
+import { Hono } from "../routes/hono";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
 import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
 import { html, READING, SIGNED_IN, to } from "./operations";
@@ -66,8 +67,8 @@ const ERROR_TITLES: Record<number, string> = {
 };
 
 /** The form fields each post reads (documentation: the handlers read them one by one). */
-const SignInForm = z.object({ csrf: z.string(), token: z.string().check(z.minLength(1), z.maxLength(MAX_TOKEN_LENGTH)) });
-const SignOutForm = z.object({ csrf: z.string() });
+const SignInForm = /* @__PURE__ */ documentedOnly(() => z.object({ csrf: z.string(), token: z.string().check(z.minLength(1), z.maxLength(MAX_TOKEN_LENGTH)) }));
+const SignOutForm = /* @__PURE__ */ documentedOnly(() => z.object({ csrf: z.string() }));
 
 /**
  * The routes below and those of `routes/`, documented (a function, so the worker's bundle

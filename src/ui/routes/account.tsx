@@ -3,11 +3,11 @@
  * deleting them). The operator and organization tokens have no user tokens here: their
  * posts are not found, as another user's tokens are.
  */
-import { Hono } from "hono";
 import { listStaticTokens, type OwnerRef } from "../../admin/static-tokens";
 import { StsError } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
+import { Hono } from "../../routes/hono";
 import { change, noticeOf, page, render, type PageStatus } from "../context";
 import { html, noticeQuery, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import type { UiSession } from "../session";

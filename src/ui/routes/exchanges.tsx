@@ -8,20 +8,20 @@
  * pasted ID token goes from the form to the verb and nowhere else: never into a page, a
  * log line or storage.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
 import { authorizeProject } from "../../access/reach";
+import type { AdminContext } from "../../admin/context";
 import { explainSubjectToken, SubjectTokenInput } from "../../admin/explain";
 import { getOrganization } from "../../admin/organizations";
 import { getProject } from "../../admin/projects";
-import type { AdminContext } from "../../admin/context";
 import { EVENT_ID_PATTERN } from "../../audit/events";
 import { AuditQuery, listOrgAudit } from "../../audit/queries";
 import { StsError, toWire } from "../../errors";
+import { performAudited } from "../../routes/audit";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
-import { performAudited } from "../../routes/audit";
 import { inspectContextOf } from "../../routes/explain";
+import { Hono } from "../../routes/hono";
 import { validate } from "../../validate";
 import { change, logRefusal, page, render, type PageStatus } from "../context";
 import { fieldErrorOf, isFormRefusal } from "../forms";

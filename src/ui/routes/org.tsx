@@ -7,7 +7,6 @@
  * renders the page again with the API's message beside that field; any other refusal is a
  * refusal page (`settings.tsx`'s onError).
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
 import { authorizeOrg } from "../../access/reach";
 import { createOrganization, getOrganization, NewOrganization } from "../../admin/organizations";
@@ -19,10 +18,11 @@ import type { Membership } from "../../db/users";
 import { StsError, toWire } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
+import { Hono } from "../../routes/hono";
 import { validate } from "../../validate";
 import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
-import { CONFIRM, deleteForm, DELETING, form, html, noticeQuery, POSTING, READING, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
+import { CONFIRM, deleteForm, DELETING, form, html, noticeQuery, POSTING, READING, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
 import { OperatorHome } from "../views/home";

@@ -7,7 +7,6 @@
  * it is read only once the caller may act. A refused field renders the form again with the
  * API's words beside it.
  */
-import { Hono } from "hono";
 import * as z from "zod/mini";
 import { authorizeProject } from "../../access/reach";
 import { getOrganization } from "../../admin/organizations";
@@ -26,8 +25,8 @@ import { StsError, toWire } from "../../errors";
 import { PROVIDER_NAMES } from "../../providers/registry";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
+import { Hono } from "../../routes/hono";
 import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
-import { CONFIRM, deleteForm, DELETING, html, noticeQuery, POSTING, READING, relationshipForm, relationshipFormDescription, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import {
   COMMON_RELATIONSHIP_FIELDS,
   fieldErrorOf,
@@ -39,6 +38,7 @@ import {
   withPastingHint,
   type FormState,
 } from "../forms";
+import { CONFIRM, deleteForm, DELETING, html, noticeQuery, POSTING, READING, relationshipForm, relationshipFormDescription, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
 import { ProjectPage, type ProjectPageState } from "../views/project";
