@@ -30,7 +30,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
  * The production bundle's gzip budget, in KiB, as wrangler reports the upload: what the
  * bundle meets today, rounded up to the next 8 KiB (issue 12's target is 64 KiB).
  */
-export const BUNDLE_BUDGET_GZIP_KIB = 80;
+export const BUNDLE_BUDGET_GZIP_KIB = 72;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
