@@ -1,6 +1,6 @@
 /**
- * The audit log in D1 (`audit_events`, migration 0006): the consumer's idempotent insert and
- * the API's listing. Every read is one range of one index, newest first, because event IDs
+ * The audit log in D1 (`audit_events`, migration 0006): the consumer's idempotent insert (a
+ * batch of events in one statement, or one event) and the API's listing. Every read is one range of one index, newest first, because event IDs
  * sort by time (events.ts). It does not validate events (the consumer does) nor decide who
  * may read them (queries.ts, through access/).
  */
@@ -9,21 +9,62 @@ import type { D1Handle } from "../db/replicas";
 import type { AuditEvent } from "./events";
 
 /**
- * Insert unless already there (delivery is at least once: a redelivered event is the same
- * `id`). An exchange event that arrives with a project but no organization gets the
- * project's, and is not stored when that project does not exist (it belongs to no
- * organization); an admin change without either is a user's own and is kept as such.
+ * Who an event belongs to, and whether it is stored: over a relation `event(id, org_id,
+ * project_id, kind, outcome, body)`, insert unless already there (delivery is at least once:
+ * a redelivered event is the same `id`). An exchange event that arrives with a project but
+ * no organization gets the project's, and is not stored when that project does not exist
+ * (it belongs to no organization); an admin change without either is a user's own and is
+ * kept as such. RETURNING names the rows written; a conflicting one is not returned.
  */
+const INSERT_EVENTS = `INSERT INTO audit_events (id, org_id, project_id, kind, outcome, body)
+  SELECT event.id, COALESCE(event.org_id, (SELECT org_id FROM projects WHERE id = event.project_id)) AS owner, event.project_id, event.kind, event.outcome, event.body
+  FROM event
+  WHERE owner IS NOT NULL OR (event.kind = 'admin' AND event.project_id IS NULL)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id`;
+
+/** One event, its columns bound one by one: the consumer's fallback, one message at a time. */
 export function insertAuditEvent(db: D1Handle, event: AuditEvent): D1PreparedStatement {
   return db
-    .prepare(
-      `INSERT INTO audit_events (id, org_id, project_id, kind, outcome, body)
-       SELECT ?1, owner.org_id, ?3, ?4, ?5, ?6
-       FROM (SELECT COALESCE(?2, (SELECT org_id FROM projects WHERE id = ?3)) AS org_id) AS owner
-       WHERE owner.org_id IS NOT NULL OR (?4 = 'admin' AND ?3 IS NULL)
-       ON CONFLICT (id) DO NOTHING`,
-    )
+    .prepare(`WITH event (id, org_id, project_id, kind, outcome, body) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6)) ${INSERT_EVENTS}`)
     .bind(event.id, event.org_id, event.project_id, event.kind, event.kind === "exchange" ? event.outcome : null, JSON.stringify(event));
+}
+
+/**
+ * Most characters of events one statement takes. D1 binds at most 100 parameters, so many
+ * rows travel as one JSON array, and a bound value is at most 2,000,000 bytes: 600,000
+ * UTF-16 units are at most 1,800,000 bytes of UTF-8. A batch of 100 exchange events
+ * (~1 KB each) is one statement; one event is at most a queue message (128 KB).
+ */
+export const INSERT_BATCH_CHARS = 600_000;
+
+/**
+ * Many events in as few statements as fit (one for a normal batch): each one reads its
+ * events from a JSON array through `json_each`, whose `value` for an object is its JSON text
+ * as given, so `body` is exactly `JSON.stringify(event)`, as the one-event insert stores it.
+ */
+export function insertAuditEvents(db: D1Handle, events: AuditEvent[], maxChars = INSERT_BATCH_CHARS): D1PreparedStatement[] {
+  const statement = db.prepare(
+    `WITH event (id, org_id, project_id, kind, outcome, body) AS (
+       SELECT value ->> '$.id', value ->> '$.org_id', value ->> '$.project_id', value ->> '$.kind', value ->> '$.outcome', value FROM json_each(?1)
+     ) ${INSERT_EVENTS}`,
+  );
+  const statements: D1PreparedStatement[] = [];
+  let chunk: string[] = [];
+  let chars = 0;
+  const flush = () => {
+    if (chunk.length > 0) statements.push(statement.bind(`[${chunk.join(",")}]`));
+    chunk = [];
+    chars = 0;
+  };
+  for (const event of events) {
+    const json = JSON.stringify(event);
+    if (chars + json.length + 1 > maxChars) flush();
+    chunk.push(json);
+    chars += json.length + 1;
+  }
+  flush();
+  return statements;
 }
 
 export interface AuditFilters {

@@ -5,9 +5,12 @@
  * with backoff, and one bad message does not hold the others back; a message that is not
  * an event is acknowledged and dropped, and the batch says so in a log line.
  */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { retryDelaySeconds } from "../../src/audit/consumer";
+import { consumeAuditBatch, retryDelaySeconds } from "../../src/audit/consumer";
+import type { AuditEvent } from "../../src/audit/events";
+import { INSERT_BATCH_CHARS, insertAuditEvents } from "../../src/audit/store";
 import { faultyDb } from "../robustness/support";
 import { consume, listAudit, quietProject, sampleEvent } from "./support";
 
@@ -114,4 +117,106 @@ describe("the audit queue consumer", () => {
     expect(await rowCount(events.map((e) => e.id))).toBe(2);
     expect(await rowCount([poison])).toBe(0);
   });
+
+  it("counts a redelivered event as skipped and a new one beside it as written, and acknowledges both", async () => {
+    const { orgId, projectId } = await quietProject();
+    const [old, fresh] = [sampleEvent({ orgId, projectId, ms: Date.now() - 1000 }), sampleEvent({ orgId, projectId, ms: Date.now() })];
+    expect((await consumeDirect([old])).result).toEqual({ written: 1, skipped: 0, invalid: 0, retried: 0 });
+    const { result, acks } = await consumeDirect([old, fresh]);
+    expect(result).toEqual({ written: 1, skipped: 1, invalid: 0, retried: 0 });
+    expect(acks).toHaveLength(2);
+    // The same event twice in one batch: the first is written, the second skipped.
+    const twice = sampleEvent({ orgId, projectId, ms: Date.now() });
+    expect((await consumeDirect([twice, twice])).result).toEqual({ written: 1, skipped: 1, invalid: 0, retried: 0 });
+  });
+
+  describe.each([
+    ["in one statement for the batch", (db: D1Database) => db],
+    ["one message at a time, when the batch fails", (db: D1Database) => ({ prepare: (sql: string) => db.prepare(sql), batch: () => Promise.reject(new Error("D1_ERROR: simulated")) }) as unknown as D1Database],
+  ])("writing %s", (_name, dbOf) => {
+    it("gives an exchange with a project and no organization the project's, stores none for a missing project, keeps a user's own admin change", async () => {
+      const { orgId, projectId } = await quietProject();
+      const missing = `prj_${"0".repeat(23)}1`;
+      const events = [
+        sampleEvent({ orgId: null, projectId, ms: Date.now() - 3 }),
+        sampleEvent({ orgId: null, projectId: missing, ms: Date.now() - 2, outcome: "refused" }),
+        { ...sampleEvent({ orgId: null, ms: Date.now() - 1, kind: "admin" }), action: "user.create" as const, resource_id: `usr_${"1".repeat(24)}` },
+        sampleEvent({ orgId: null, projectId: missing, ms: Date.now(), kind: "admin" }),
+      ];
+      const { result, acks } = await consumeDirect(events, dbOf(env.DB));
+      expect(result).toEqual({ written: 2, skipped: 2, invalid: 0, retried: 0 });
+      expect(acks).toHaveLength(4);
+      const rows = await storedRows(events);
+      expect(rows).toEqual([
+        { id: events[0]!.id, org_id: orgId, project_id: projectId, kind: "exchange", outcome: "minted" },
+        { id: events[2]!.id, org_id: null, project_id: null, kind: "admin", outcome: null },
+      ]);
+      expect((await listAudit(orgId)).events.map((e) => e.id)).toEqual([events[0]!.id]);
+    });
+
+    it("stores the body exactly as the event's JSON, whatever its strings and numbers, and the API renders it back", async () => {
+      const { orgId, projectId } = await quietProject();
+      const odd = 'é ☃ 😀 "quoted" back\\slash / \n\t\u0001 \u2028 \ud800 lone';
+      const event = { ...sampleEvent({ orgId, projectId, ms: Date.now() }), subject: odd, identity: odd, provenance: { sub: odd, run_id: "r1", run_number: 12345678901234, attempt: 1.5e21, ok: true } } as AuditEvent;
+      expect((await consumeDirect([event], dbOf(env.DB))).result.written).toBe(1);
+      const stored = await env.DB.prepare("SELECT body FROM audit_events WHERE id = ?").bind(event.id).first<{ body: string }>();
+      expect(stored?.body).toBe(JSON.stringify(event));
+      const { v: _v, ...rendered } = event;
+      expect((await listAudit(orgId)).events).toEqual([JSON.parse(JSON.stringify(rendered))]);
+    });
+  });
+
+  it("writes a batch of 100 events as one D1 batch of one statement", async () => {
+    const { orgId, projectId } = await quietProject();
+    const events = Array.from({ length: 100 }, (_, i) => sampleEvent({ orgId, projectId, ms: Date.now() - i, kind: i % 3 ? "exchange" : "admin" }));
+    const batches: number[] = [];
+    const counting = { prepare: (sql: string) => env.DB.prepare(sql), batch: (statements: D1PreparedStatement[]) => (batches.push(statements.length), env.DB.batch(statements)) } as unknown as D1Database;
+    expect((await consumeDirect(events, counting)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
+    expect(batches).toEqual([1]);
+    expect(await rowCount(events.map((e) => e.id))).toBe(100);
+  });
+
+  it("splits events that exceed one bound value's size into more statements of the same round trip", async () => {
+    const { orgId, projectId } = await quietProject();
+    // 100 admin changes of ~8 KB each: more than one statement's share (D1 binds at most 2 MB a value).
+    const big = { description: "x".repeat(8_000) };
+    const events = Array.from({ length: 100 }, (_, i) => ({ ...sampleEvent({ orgId, projectId, ms: Date.now() - i, kind: "admin" }), after: big }) as AuditEvent);
+    const statements = insertAuditEvents(env.DB, events);
+    expect(statements.length).toBe(Math.ceil((100 * JSON.stringify(events[0]).length) / INSERT_BATCH_CHARS));
+    const batches: number[] = [];
+    const counting = { prepare: (sql: string) => env.DB.prepare(sql), batch: (s: D1PreparedStatement[]) => (batches.push(s.length), env.DB.batch(s)) } as unknown as D1Database;
+    expect((await consumeDirect(events, counting)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
+    expect(batches).toEqual([statements.length]);
+    expect(await rowCount(events.map((e) => e.id))).toBe(100);
+  });
+
+  it("tells written from skipped across statements: an event repeated in a later statement is skipped there", async () => {
+    const { orgId, projectId } = await quietProject();
+    const events = Array.from({ length: 4 }, (_, i) => sampleEvent({ orgId, projectId, ms: Date.now() - i }));
+    const repeated = [...events, events[0]!];
+    // A statement per event: the repeat is in the last one.
+    const statements = insertAuditEvents(env.DB, repeated, JSON.stringify(events[0]).length + 2);
+    expect(statements).toHaveLength(5);
+    const outcomes = await env.DB.batch<{ id: string }>(statements);
+    expect(outcomes.map((o) => o.results.map((r) => r.id))).toEqual([...events.map((e) => [e.id]), []]);
+    expect(await rowCount(events.map((e) => e.id))).toBe(4);
+  });
 });
+
+/** consumeAuditBatch itself over one batch: its counts, and which messages it acknowledged or retried. */
+async function consumeDirect(bodies: unknown[], db: D1Database = env.DB) {
+  const batch = createMessageBatch("edge-sts-audit", bodies.map((body, i) => ({ id: `direct-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })));
+  const ctx = createExecutionContext();
+  const result = await consumeAuditBatch(batch, db);
+  const state = await getQueueResult(batch, ctx);
+  return { result, acks: state.explicitAcks, retries: state.retryMessages };
+}
+
+async function storedRows(events: { id: string }[]) {
+  const ids = events.map((e) => e.id);
+  const { results } = await env.DB.prepare(`SELECT id, org_id, project_id, kind, outcome FROM audit_events WHERE id IN (${ids.map(() => "?").join(",")}) ORDER BY id`)
+    .bind(...ids)
+    .all();
+  return results;
+}
+
