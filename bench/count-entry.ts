@@ -162,7 +162,8 @@ function countingDb<T extends D1Database | D1DatabaseSession>(db: T, b: () => Bu
 
 function bytesOf(body: unknown): number {
   try {
-    return new TextEncoder().encode(JSON.stringify(body) ?? "").length;
+    // A text message is its bytes; anything else travels as its JSON.
+    return new TextEncoder().encode(typeof body === "string" ? body : (JSON.stringify(body) ?? "")).length;
   } catch {
     return 0;
   }

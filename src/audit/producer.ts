@@ -6,6 +6,12 @@
  * queue instead of one each (the call, not the event, is what costs the Worker). A request
  * never waits on another's flush: each batch is flushed by the request that opened it.
  *
+ * The batch's events travel packed: a message's body is the JSON array of as many events as
+ * fit `AUDIT_MESSAGE_BYTES` (sent as text, so it is serialized once). Queues bills, stores
+ * and delivers messages, not events: three operations per 64 KB started, so one event per
+ * message made the queue the largest cost of an audited exchange after its request, and
+ * every message was work for the queue and its consumer. The consumer unpacks them.
+ *
  * A batch that fails to send (the call throws, or its promise rejects) is lost: each of its
  * events is counted per isolate (`lostAuditSends`) and logged as a line of its own carrying
  * its request's ID, the event's ID and kind, the isolate's count so far, and the queue's own
@@ -13,6 +19,7 @@
  * or counted (every environment of wrangler.toml binds it, and `npm run deploy:check` fails
  * one that does not). It does not build events (exchange-events.ts, admin-events.ts).
  */
+import { utf8Length } from "../tokens/mint";
 import type { AuditEvent } from "./events";
 
 /** What a request hands the producer: the queue, its `waitUntil`, and its ID for the log line. */
@@ -24,15 +31,25 @@ export interface AuditSink {
 
 /** How long a batch stays open for other requests' events before it is sent. */
 export const AUDIT_FLUSH_MS = 50;
-/**
- * Events per batch: an event is at most ~6.5 KB (its provenance is capped at 4 KiB), so 32
- * stay under Queues' 256 KB per `sendBatch` (and its 100 messages).
- */
+/** Events per batch: what one flush sends. */
 export const AUDIT_BATCH_EVENTS = 32;
+/**
+ * A message's body at most, in UTF-8 bytes: within the 64 KB that Queues bills as one
+ * message, and half its 128 KB limit. An event larger than this (none is: its provenance is
+ * capped at 4 KiB) would travel alone.
+ */
+export const AUDIT_MESSAGE_BYTES = 60 * 1024;
+/** One `sendBatch` at most: Queues takes 256 KB and 100 messages a call. */
+const SEND_BATCH_BYTES = 240 * 1024;
+const SEND_BATCH_MESSAGES = 100;
+
+type Entry = { event: AuditEvent; requestId: string };
+/** A message's body and the events in it, so a failed send can name each. */
+type Packed = { body: string; bytes: number; entries: Entry[] };
 
 interface Batch {
   queue: Queue;
-  entries: { event: AuditEvent; requestId: string }[];
+  entries: Entry[];
 }
 
 let open: Batch | null = null;
@@ -43,7 +60,7 @@ export const lostAuditSends = (): number => lostSends;
 
 export function sendAuditEvent(sink: AuditSink, event: AuditEvent | null): void {
   if (!event || !sink.queue) return;
-  const entry = { event, requestId: sink.requestId };
+  const entry: Entry = { event, requestId: sink.requestId };
   if (open && open.queue === sink.queue && open.entries.length < AUDIT_BATCH_EVENTS) {
     open.entries.push(entry);
     return;
@@ -56,23 +73,63 @@ export function sendAuditEvent(sink: AuditSink, event: AuditEvent | null): void 
 async function flush(batch: Batch): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, AUDIT_FLUSH_MS));
   if (open === batch) open = null;
-  try {
-    await batch.queue.sendBatch(batch.entries.map(({ event }) => ({ body: event, contentType: "json" as const })));
-  } catch (error) {
-    for (const { event, requestId } of batch.entries) {
-      lostSends++;
-      console.log(
-        JSON.stringify({
-          request_id: requestId,
-          route: "audit",
-          outcome: "error",
-          reason: "audit_send_failed",
-          event_id: event.id,
-          event_kind: event.kind,
-          audit_sends_lost: lostSends,
-          detail: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : "non-error thrown",
-        }),
-      );
+  for (const call of calls(pack(batch.entries))) {
+    try {
+      await batch.queue.sendBatch(call.map(({ body }) => ({ body, contentType: "text" as const })));
+    } catch (error) {
+      for (const { event, requestId } of call.flatMap((message) => message.entries)) {
+        lostSends++;
+        console.log(
+          JSON.stringify({
+            request_id: requestId,
+            route: "audit",
+            outcome: "error",
+            reason: "audit_send_failed",
+            event_id: event.id,
+            event_kind: event.kind,
+            audit_sends_lost: lostSends,
+            detail: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : "non-error thrown",
+          }),
+        );
+      }
     }
   }
+}
+
+/** The events as JSON arrays of at most `AUDIT_MESSAGE_BYTES` each, in order. */
+export function pack(entries: Entry[]): Packed[] {
+  const messages: Packed[] = [];
+  let current: { parts: string[]; bytes: number; entries: Entry[] } | null = null;
+  const close = () => {
+    if (current) messages.push({ body: `[${current.parts.join(",")}]`, bytes: current.bytes, entries: current.entries });
+    current = null;
+  };
+  for (const entry of entries) {
+    const json = JSON.stringify(entry.event);
+    const bytes = utf8Length(json) + 1; // and its comma or bracket
+    if (current && current.bytes + bytes > AUDIT_MESSAGE_BYTES) close();
+    current ??= { parts: [], bytes: 1, entries: [] };
+    current.parts.push(json);
+    current.bytes += bytes;
+    current.entries.push(entry);
+  }
+  close();
+  return messages;
+}
+
+/** Messages grouped into `sendBatch` calls within Queues' per-call limits. */
+function calls(messages: Packed[]): Packed[][] {
+  const groups: Packed[][] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const last = groups.at(-1);
+    if (last && last.length < SEND_BATCH_MESSAGES && bytes + message.bytes <= SEND_BATCH_BYTES) {
+      last.push(message);
+      bytes += message.bytes;
+    } else {
+      groups.push([message]);
+      bytes = message.bytes;
+    }
+  }
+  return groups;
 }

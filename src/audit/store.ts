@@ -1,6 +1,6 @@
 /**
  * The audit log in D1 (`audit_events`, migration 0006): the consumer's idempotent insert (a
- * batch of events in one statement, or one event) and the API's listing. Every read is one
+ * batch of events in one statement) and the API's listing. Every read is one
  * range of one index, newest first, because event IDs sort by time (events.ts). It does not
  * validate events (the consumer does) nor decide who may read them (queries.ts, through
  * access/).
@@ -23,13 +23,6 @@ const INSERT_EVENTS = `INSERT INTO audit_events (id, org_id, project_id, kind, o
   WHERE owner IS NOT NULL OR (event.kind = 'admin' AND event.project_id IS NULL)
   ON CONFLICT (id) DO NOTHING
   RETURNING id`;
-
-/** One event, its columns bound one by one: the consumer's fallback, one message at a time. */
-export function insertAuditEvent(db: D1Handle, event: AuditEvent): D1PreparedStatement {
-  return db
-    .prepare(`WITH event (id, org_id, project_id, kind, outcome, body) AS (VALUES (?1, ?2, ?3, ?4, ?5, ?6)) ${INSERT_EVENTS}`)
-    .bind(event.id, event.org_id, event.project_id, event.kind, event.kind === "exchange" ? event.outcome : null, JSON.stringify(event));
-}
 
 /**
  * Most characters of events one statement takes. D1 binds at most 100 parameters, so many

@@ -82,8 +82,7 @@ export function capProvenance(base: Record<string, string>, values: Record<strin
 }
 
 /** UTF-8 bytes of a value's JSON spelling. */
-function jsonBytes(value: unknown): number {
-  const json = JSON.stringify(value);
-  // JSON.stringify escapes lone surrogates, so ASCII-only JSON is one byte per character.
-  return /^[\x00-\x7f]*$/.test(json) ? json.length : new TextEncoder().encode(json).length;
-}
+const jsonBytes = (value: unknown): number => utf8Length(JSON.stringify(value));
+
+/** UTF-8 bytes of JSON text (which JSON.stringify never leaves with a lone surrogate): ASCII is one byte per character. */
+export const utf8Length = (json: string): number => (/^[\x00-\x7f]*$/.test(json) ? json.length : new TextEncoder().encode(json).length);

@@ -10,6 +10,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { consumeAuditBatch, retryDelaySeconds } from "../../src/audit/consumer";
 import type { AuditEvent } from "../../src/audit/events";
+import { pack } from "../../src/audit/producer";
 import { INSERT_BATCH_CHARS, insertAuditEvents } from "../../src/audit/store";
 import { faultyDb } from "../robustness/support";
 import { consume, listAudit, quietProject, sampleEvent } from "./support";
@@ -104,7 +105,8 @@ describe("the audit queue consumer", () => {
         return {
           bind: (...values: unknown[]) => {
             const bound = statement.bind(...values);
-            return { run: () => (values[0] === poison ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
+            // The events travel as one JSON array parameter: refuse the statement that carries `poison`.
+            return { run: () => (String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
           },
         };
       },
@@ -116,6 +118,53 @@ describe("the audit queue consumer", () => {
     expect(result.retryMessages).toHaveLength(1);
     expect(await rowCount(events.map((e) => e.id))).toBe(2);
     expect(await rowCount([poison])).toBe(0);
+  });
+
+  it("unpacks the producer's messages, and still takes one event per message as earlier versions sent them", async () => {
+    const { orgId, projectId } = await quietProject();
+    const events = Array.from({ length: 7 }, (_, i) => sampleEvent({ orgId, projectId, ms: Date.now() - i * 10, kind: i % 3 ? "exchange" : "admin" }));
+    const packed = packedBodies(events.slice(0, 3), events.slice(3, 6));
+    const { result, acks } = await consumeDirect([...packed, events[6]]);
+    expect(result).toEqual({ written: 7, skipped: 0, invalid: 0, retried: 0 });
+    expect(acks).toHaveLength(3);
+    expect(await rowCount(events.map((e) => e.id))).toBe(7);
+    // Redelivered whole: nothing is written twice, every message is acknowledged again.
+    const again = await consumeDirect(packed);
+    expect(again.result).toEqual({ written: 0, skipped: 6, invalid: 0, retried: 0 });
+    expect(again.acks).toHaveLength(2);
+  });
+
+  it("drops and counts what in a message is not an event, storing its neighbours; a body that is not an array of events counts as one", async () => {
+    const { orgId, projectId } = await quietProject();
+    const good = [sampleEvent({ orgId, projectId, ms: Date.now() - 1 }), sampleEvent({ orgId, projectId, ms: Date.now() })];
+    const mixed = JSON.stringify([good[0], { ...good[1], v: 2 }, "junk", null, good[1]]);
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const { result, acks } = await consumeDirect([mixed, "[not json", '{"an":"object, not an array"}', "[]"]);
+    expect(result).toEqual({ written: 2, skipped: 0, invalid: 3 + 2, retried: 0 });
+    expect(acks).toHaveLength(4);
+    expect(await rowCount(good.map((e) => e.id))).toBe(2);
+  });
+
+  it("when the batch fails, retries a packed message whole if one of its events cannot be stored, and acknowledges the others", async () => {
+    const { orgId, projectId } = await quietProject();
+    const events = [0, 1, 2, 3].map((i) => sampleEvent({ orgId, projectId, ms: Date.now() - i }));
+    const poison = events[3]!.id;
+    const db = {
+      prepare: (sql: string) => {
+        const statement = env.DB.prepare(sql);
+        return {
+          bind: (...values: unknown[]) => {
+            const bound = statement.bind(...values);
+            return { run: () => (String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
+          },
+        };
+      },
+      batch: () => Promise.reject(new Error("D1_ERROR: simulated")),
+    } as unknown as D1Database;
+    const { result, acks, retries } = await consumeDirect(packedBodies(events.slice(0, 2), events.slice(2)), db);
+    expect(result).toEqual({ written: 2, skipped: 0, invalid: 0, retried: 2 });
+    expect([acks.length, retries.length]).toEqual([1, 1]);
+    expect(await rowCount(events.map((e) => e.id))).toBe(2);
   });
 
   it("counts a redelivered event as skipped and a new one beside it as written, and acknowledges both", async () => {
@@ -202,6 +251,15 @@ describe("the audit queue consumer", () => {
     expect(await rowCount(events.map((e) => e.id))).toBe(4);
   });
 });
+
+/** Message bodies as the producer packs them: one message per group of events. */
+function packedBodies(...groups: AuditEvent[][]): string[] {
+  return groups.map((events) => {
+    const messages = pack(events.map((event) => ({ event, requestId: event.request_id })));
+    expect(messages).toHaveLength(1);
+    return messages[0]!.body;
+  });
+}
 
 /** consumeAuditBatch itself over one batch: its counts, and which messages it acknowledged or retried. */
 async function consumeDirect(bodies: unknown[], db: D1Database = env.DB) {

@@ -6,7 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AUDIT_BATCH_EVENTS, lostAuditSends, sendAuditEvent } from "../../src/audit/producer";
+import type { AuditEvent } from "../../src/audit/events";
+import { AUDIT_BATCH_EVENTS, AUDIT_MESSAGE_BYTES, lostAuditSends, pack, sendAuditEvent } from "../../src/audit/producer";
 import { client, expectAccepted, isolatedIssuers, seedJob } from "../robustness/support";
 import { recordingQueue, sampleEvent, waitForAudit } from "./support";
 
@@ -147,12 +148,46 @@ describe("batching", () => {
     expect(queue.calls).toEqual([]);
     await Promise.all(flushes);
     expect(queue.calls).toEqual([AUDIT_BATCH_EVENTS, 3]);
+    // Each flush's events travel in one message, their JSON array as text.
+    expect(queue.messages.map((call) => call.map((m) => m.contentType))).toEqual([["text"], ["text"]]);
     // A batch never mixes queues (two environments, or a test's stand-in beside the real one).
     const other = recordingQueue();
     sendAuditEvent({ queue: other, requestId: "x", waitUntil: (p) => void flushes.push(p) }, sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
     sendAuditEvent(sinkOf(n), sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }));
     await Promise.all(flushes);
     expect([other.calls, queue.calls]).toEqual([[1], [AUDIT_BATCH_EVENTS, 3, 1]]);
+  });
+
+  it("packs events into messages of at most AUDIT_MESSAGE_BYTES, whole and in order, and calls of at most 256 KB", async () => {
+    // Admin changes of ~15 KB each (a relationship's description and conditions at their limits, and more).
+    const big = (i: number) => ({ ...sampleEvent({ orgId: null, ms: Date.now() + i, kind: "admin" }), after: { description: `${i}`.padEnd(15_000, "é") } }) as AuditEvent;
+    const events = Array.from({ length: AUDIT_BATCH_EVENTS }, (_, i) => big(i));
+    const messages = pack(events.map((event) => ({ event, requestId: event.request_id })));
+    const bytes = (body: string) => new TextEncoder().encode(body).length;
+    expect(messages.length).toBeGreaterThan(1);
+    for (const m of messages) {
+      expect(bytes(m.body)).toBe(m.bytes);
+      expect(m.bytes).toBeLessThanOrEqual(AUDIT_MESSAGE_BYTES);
+    }
+    expect(messages.flatMap((m) => JSON.parse(m.body) as AuditEvent[])).toEqual(events);
+    // Through the producer: every event sent once, in calls within Queues' limits.
+    const queue = recordingQueue();
+    const flushes: Promise<unknown>[] = [];
+    for (const event of events) sendAuditEvent({ queue, requestId: event.request_id, waitUntil: (p) => void flushes.push(p) }, event);
+    await Promise.all(flushes);
+    expect(queue.sent.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(queue.messages.length).toBeGreaterThan(1);
+    for (const call of queue.messages) {
+      expect(call.length).toBeLessThanOrEqual(100);
+      expect(call.reduce((sum, m) => sum + bytes(String(m.body)), 0)).toBeLessThanOrEqual(256 * 1024);
+    }
+  });
+
+  it("sends an event larger than a message's share alone, whole", () => {
+    const huge = { ...sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }), after: { description: "x".repeat(AUDIT_MESSAGE_BYTES) } } as AuditEvent;
+    const small = sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" });
+    const messages = pack([small, huge, small].map((event) => ({ event, requestId: "r" })));
+    expect(messages.map((m) => (JSON.parse(m.body) as AuditEvent[]).length)).toEqual([1, 1, 1]);
   });
 
   it("counts and logs every event of a batch that fails, each with its own request's ID", async () => {

@@ -8,7 +8,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { AUDIT_EVENT_VERSION, newEventId, type AuditEvent } from "../../src/audit/events";
-import { insertAuditEvent } from "../../src/audit/store";
+import { insertAuditEvents } from "../../src/audit/store";
 import worker from "../../src/index";
 import { client } from "../robustness/support";
 import { admin } from "../support/api";
@@ -45,23 +45,29 @@ export async function waitForAudit(
 /**
  * A queue binding stand-in that keeps what is sent (to inspect events without the consumer),
  * or fails: `throw` throws from the call itself, `reject` returns a rejected promise.
+ * `sent` holds the events, unpacked from the messages that carried them.
  */
 export function recordingQueue(mode: "ok" | "throw" | "reject" = "ok") {
   const sent: any[] = [];
   const calls: number[] = [];
-  const accept = (bodies: unknown[]) => {
+  const messages: { body: unknown; contentType?: string }[][] = [];
+  const accept = (batch: { body: unknown; contentType?: string }[]) => {
     if (mode === "throw") throw new Error("Queue send failed: simulated");
     if (mode === "reject") return Promise.reject(new Error("Queue send failed: simulated"));
-    calls.push(bodies.length);
-    sent.push(...bodies.map((body) => structuredClone(body)));
+    const events = batch.flatMap(({ body }) => (typeof body === "string" ? (JSON.parse(body) as unknown[]) : [structuredClone(body)]));
+    messages.push(batch);
+    calls.push(events.length);
+    sent.push(...events);
     return Promise.resolve();
   };
   const queue = {
     sent,
-    /** Messages per call, in order. */
+    /** Events per call, in order. */
     calls,
-    send: (body: unknown) => accept([body]),
-    sendBatch: (messages: { body: unknown }[]) => accept(messages.map((m) => m.body)),
+    /** The messages of each call, as sent. */
+    messages,
+    send: (body: unknown) => accept([{ body }]),
+    sendBatch: (batch: { body: unknown; contentType?: string }[]) => accept(batch),
   };
   return queue as typeof queue & Queue;
 }
@@ -122,7 +128,7 @@ export function sampleEvent(opts: { orgId: string | null; projectId?: string | n
 
 /** Stores events as the consumer does (idempotent insert), bypassing the queue. */
 export async function store(events: AuditEvent[]): Promise<void> {
-  await env.DB.batch(events.map((e) => insertAuditEvent(env.DB, e)));
+  await env.DB.batch(insertAuditEvents(env.DB, events));
 }
 
 /**
