@@ -98,22 +98,8 @@ describe("the audit queue consumer", () => {
     const { orgId, projectId } = await quietProject();
     const events = [0, 1, 2].map((i) => sampleEvent({ orgId, projectId, ms: Date.now() - i }));
     const poison = events[1]!.id;
-    // D1 refuses the batch (a transaction) and the one statement that inserts `poison`.
-    const db = {
-      prepare: (sql: string) => {
-        const statement = env.DB.prepare(sql);
-        return {
-          bind: (...values: unknown[]) => {
-            const bound = statement.bind(...values);
-            // The events travel as one JSON array parameter: refuse the statement that carries `poison`.
-            return { run: () => (String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
-          },
-        };
-      },
-      batch: () => Promise.reject(new Error("D1_ERROR: simulated")),
-    } as unknown as D1Database;
     vi.spyOn(console, "log").mockImplementation(() => undefined);
-    const result = await consume(events, 1, { DB: db });
+    const result = await consume(events, 1, { DB: refusingBatchesAnd(poison) });
     expect(result.explicitAcks).toHaveLength(2);
     expect(result.retryMessages).toHaveLength(1);
     expect(await rowCount(events.map((e) => e.id))).toBe(2);
@@ -148,20 +134,7 @@ describe("the audit queue consumer", () => {
   it("when the batch fails, retries a packed message whole if one of its events cannot be stored, and acknowledges the others", async () => {
     const { orgId, projectId } = await quietProject();
     const events = [0, 1, 2, 3].map((i) => sampleEvent({ orgId, projectId, ms: Date.now() - i }));
-    const poison = events[3]!.id;
-    const db = {
-      prepare: (sql: string) => {
-        const statement = env.DB.prepare(sql);
-        return {
-          bind: (...values: unknown[]) => {
-            const bound = statement.bind(...values);
-            return { run: () => (String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
-          },
-        };
-      },
-      batch: () => Promise.reject(new Error("D1_ERROR: simulated")),
-    } as unknown as D1Database;
-    const { result, acks, retries } = await consumeDirect(packedBodies(events.slice(0, 2), events.slice(2)), db);
+    const { result, acks, retries } = await consumeDirect(packedBodies(events.slice(0, 2), events.slice(2)), refusingBatchesAnd(events[3]!.id));
     expect(result).toEqual({ written: 2, skipped: 0, invalid: 0, retried: 2 });
     expect([acks.length, retries.length]).toEqual([1, 1]);
     expect(await rowCount(events.map((e) => e.id))).toBe(2);
@@ -251,6 +224,26 @@ describe("the audit queue consumer", () => {
     expect(await rowCount(events.map((e) => e.id))).toBe(4);
   });
 });
+
+/**
+ * D1 refusing every batch (a transaction) and the statement that inserts the event `poison`
+ * (the events travel as one JSON array parameter), so the consumer falls back to one message
+ * at a time and that message fails again.
+ */
+function refusingBatchesAnd(poison: string): D1Database {
+  return {
+    prepare: (sql: string) => {
+      const statement = env.DB.prepare(sql);
+      return {
+        bind: (...values: unknown[]) => {
+          const bound = statement.bind(...values);
+          return { run: () => (String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
+        },
+      };
+    },
+    batch: () => Promise.reject(new Error("D1_ERROR: simulated")),
+  } as unknown as D1Database;
+}
 
 /** Message bodies as the producer packs them: one message per group of events. */
 function packedBodies(...groups: AuditEvent[][]): string[] {
