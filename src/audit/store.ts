@@ -1,9 +1,8 @@
 /**
  * The audit log in D1 (`audit_events`, migration 0006): the consumer's idempotent insert (a
- * batch of events in one statement) and the API's listing. Every read is one
- * range of one index, newest first, because event IDs sort by time (events.ts). It does not
- * validate events (the consumer does) nor decide who may read them (queries.ts, through
- * access/).
+ * batch of events in one statement) and the API's listing. Every read is one range of one
+ * index, newest first, because event IDs sort by time (events.ts). It does not validate
+ * events (the consumer does) nor decide who may read them (queries.ts, through access/).
  */
 import { d1 } from "../db/d1";
 import type { D1Handle } from "../db/replicas";
@@ -35,7 +34,7 @@ export const INSERT_BATCH_CHARS = 600_000;
 /**
  * Many events in as few statements as fit (one for a normal batch): each one reads its
  * events from a JSON array through `json_each`, whose `value` for an object is its JSON text
- * as given, so `body` is exactly `JSON.stringify(event)`, as the one-event insert stores it.
+ * as given, so `body` is exactly `JSON.stringify(event)`.
  * An admin change has no `outcome` field (the consumer checks the fields), so its is NULL.
  */
 export function insertAuditEvents(db: D1Handle, events: AuditEvent[], maxChars = INSERT_BATCH_CHARS): D1PreparedStatement[] {

@@ -45,8 +45,7 @@ function probeDatabase(c: AppContext): Promise<boolean> {
 }
 
 /** RFC 8414 §2 (and OpenID Connect Discovery) members, plus `subject_token_audience`. */
-const Metadata = /* @__PURE__ */ documentedOnly(() =>
-  z.object({
+const Metadata = /* @__PURE__ */ documentedOnly(() => z.object({
   issuer: z.string(),
   jwks_uri: z.string(),
   token_endpoint: z.string(),
@@ -65,8 +64,7 @@ const Metadata = /* @__PURE__ */ documentedOnly(() =>
   subject_types_supported: z.array(z.string()),
   scopes_supported: z.array(z.string()),
   subject_token_audience: z.string(),
-  }),
-);
+}));
 
 const Healthy = /* @__PURE__ */ documentedOnly(() => z.object({ status: z.literal("ok") }));
 const Unhealthy = /* @__PURE__ */ documentedOnly(() => z.object({ status: z.literal("unavailable") }));
