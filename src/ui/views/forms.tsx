@@ -57,6 +57,9 @@ interface TextFieldProps {
   maxlength?: number;
 }
 
+/** A free-text input's kind: it holds names, IDs and patterns, so no autofill, spell check or capitals. */
+export const LITERAL_TEXT = { type: "text", autocomplete: "off", spellcheck: false, autocapitalize: "off" } as const;
+
 export function TextField({ form, name, label, hint, state, required, inputmode, placeholder, list, maxlength }: TextFieldProps) {
   const id = `${form}-${name}`;
   const error = errorFor(state, name);
@@ -76,16 +79,13 @@ export function TextField({ form, name, label, hint, state, required, inputmode,
       <input
         id={id}
         name={name}
-        type="text"
+        {...LITERAL_TEXT}
         value={state?.values[name] ?? ""}
         required={required}
         inputmode={inputmode}
         placeholder={placeholder}
         list={list}
         maxlength={maxlength}
-        autocomplete="off"
-        spellcheck={false}
-        autocapitalize="off"
         aria-describedby={described || undefined}
         aria-invalid={error ? "true" : undefined}
       />

@@ -14,7 +14,7 @@ import { MAX_PATTERN_LENGTH } from "../../trust/conditions";
 import { CONDITION_ROWS, conditionClaimField, conditionPatternField, RELATIONSHIP_FIELDS, type FormState } from "../forms";
 import type { UiSession } from "../session";
 import { CONSEQUENCES } from "./confirm";
-import { CsrfField, DeleteButton, errorFor, FieldError, FormAlert, SelectField, TextField } from "./forms";
+import { CsrfField, DeleteButton, errorFor, FieldError, FormAlert, LITERAL_TEXT, SelectField, TextField } from "./forms";
 import { Page, Rich } from "./layout";
 
 export const PROVIDER_LABEL: Record<ProviderName, string> = {
@@ -285,13 +285,10 @@ function ConditionCell({ label, name, value, invalid, list, maxlength }: { label
       <input
         id={`rel-${name}`}
         name={name}
-        type="text"
+        {...LITERAL_TEXT}
         list={list}
         value={value}
         maxlength={maxlength}
-        autocomplete="off"
-        spellcheck={false}
-        autocapitalize="off"
         aria-invalid={invalid ? "true" : undefined}
         aria-describedby={invalid ? "rel-conditions-error" : undefined}
       />
