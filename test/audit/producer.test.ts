@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AuditEvent } from "../../src/audit/events";
 import { AUDIT_BATCH_EVENTS, AUDIT_MESSAGE_BYTES, lostAuditSends, pack, sendAuditEvent } from "../../src/audit/producer";
 import { client, expectAccepted, isolatedIssuers, seedJob } from "../robustness/support";
+import { meteredDb } from "../support/d1-meter";
 import { recordingQueue, sampleEvent, waitForAudit } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
@@ -72,40 +73,6 @@ describe("a failing audit queue", () => {
   });
 });
 
-/** `db` counting round trips: one per statement call, one per batch, on the binding or on a session of it. */
-function countingDb(db: D1Database) {
-  const trips: string[][] = [];
-  const wrap = (statement: D1PreparedStatement, sql: string): D1PreparedStatement =>
-    new Proxy(statement, {
-      get(target, property) {
-        if (property === "bind") return (...values: unknown[]) => wrap(target.bind(...values), sql);
-        if (property === "sql") return sql;
-        if (property === "raw_statement") return target;
-        const value = Reflect.get(target, property, target);
-        if (typeof value !== "function") return value;
-        if (["first", "all", "run", "raw"].includes(String(property))) {
-          return (...args: unknown[]) => (trips.push([sql]), value.apply(target, args));
-        }
-        return value.bind(target);
-      },
-    });
-  const counting = <T extends Pick<D1Database, "prepare" | "batch">>(handle: T): T => new Proxy(handle, {
-    get(target, property) {
-      if (property === "withSession") return (start?: string) => counting((target as unknown as D1Database).withSession(start));
-      if (property === "prepare") return (sql: string) => wrap(target.prepare(sql), sql);
-      if (property === "batch") {
-        return (statements: D1PreparedStatement[]) => {
-          trips.push(statements.map((s) => (s as unknown as { sql: string }).sql));
-          return target.batch(statements.map((s) => (s as unknown as { raw_statement: D1PreparedStatement }).raw_statement));
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { db: counting(db), trips };
-}
-
 describe("the audited exchange's response path", () => {
   it.each(["github", "rwx"] as const)("is one D1 round trip for a warm %s exchange, and the event still arrives", async (provider) => {
     const issuers = isolatedIssuers("trips");
@@ -113,11 +80,11 @@ describe("the audited exchange's response path", () => {
     const job = await seedJob(api, provider, issuers);
     // Warm the key cache and pin first-seen IDs, so the next exchange is the steady state.
     await expectAccepted(await api.exchange(await job.token()));
-    const { db, trips } = countingDb(env.DB);
-    const response = await client({ ...issuers, DB: db }).exchange(await job.token());
+    const meter = meteredDb(env.DB);
+    const response = await client({ ...issuers, DB: meter.db }).exchange(await job.token());
     await expectAccepted(response);
-    expect(trips).toHaveLength(1);
-    expect(trips.flat().some((sql) => sql.includes("audit_events"))).toBe(false);
+    expect(meter.trips).toHaveLength(1);
+    expect(meter.trips.flatMap((trip) => trip.sql).some((sql) => sql.includes("audit_events"))).toBe(false);
     // The real queue carried the event; the consumer wrote it with its own invocation.
     const orgId = ((await (await api.admin("GET", `/v1/projects/${job.projectId}`)).json()) as { org_id: string }).org_id;
     await waitForAudit(orgId, (events) => events.some((e) => e.request_id === response.headers.get("x-request-id")));
