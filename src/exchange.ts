@@ -23,7 +23,7 @@ import {
   releaseSubjectToken,
 } from "./db/trust-relationships";
 import { issuerKeyStore } from "./db/issuer-keys";
-import { onNearest, onPrimary, type D1Handle } from "./db/replicas";
+import { onNearest, type D1Handle } from "./db/replicas";
 import { StsError } from "./errors";
 import type { KeyCache } from "./providers/key-cache";
 import type { VerifiedToken } from "./providers/provider";
@@ -109,10 +109,11 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   const token = await verifyIdToken(req.subjectToken, exchangeVerifyDeps(deps, req.audience));
   if (deps.trace) deps.trace.token = token;
   const replay = replayRecord(token);
-  // A token with a jti writes its replay record, so its one batch runs on the primary; a
-  // reusable token writes nothing (but a first pin), so the nearest replica may answer.
-  const primary = lazily(() => onPrimary(deps.db));
-  const db: D1Handle = replay ? primary() : onNearest(deps.db);
+  // A token with a jti writes its replay record, so its one batch runs on the primary (the
+  // binding itself: no session, whose bookmark nothing here would read); a reusable token
+  // writes nothing (but a first pin), so the nearest replica may answer.
+  const primary = deps.db;
+  const db: D1Handle = replay ? primary : onNearest(deps.db);
   // The owner's budget counts only verified tokens (forged ones must not spend anyone's
   // budget); its call overlaps the database round trip.
   const [found, admitted] = await Promise.allSettled([
@@ -126,7 +127,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   // A replica cannot prove that no relationship admits the job: it may not have seen the
   // one an admin created a moment ago. Its refusals are re-read on the primary, once.
   if (!replay && admitted.status === "fulfilled" && refuses(trace, req)) {
-    candidates = await findCandidatesAndClaim(primary(), token.provider, token.identity, req.audience, undefined);
+    candidates = await findCandidatesAndClaim(primary, token.provider, token.identity, req.audience, undefined);
     trace = traceRelationships(token, candidates);
   }
   if (deps.trace) {
@@ -138,7 +139,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
     if (admitted.status === "rejected") throw admitted.reason;
     const grant = authorize(trace, req);
     // Pins are compare-and-set on the primary, whatever the candidates were read from.
-    if (grant.pins) await pin(primary(), token, grant);
+    if (grant.pins) await pin(primary, token, grant);
     const minted = await mintJobToken(token, grant, { publicUrl: deps.config.publicUrl, signingKeys, now: deps.now });
     return { ...minted, token, grant };
   } catch (error) {
@@ -158,12 +159,6 @@ function refuses(trace: Trace, req: ExchangeTarget): boolean {
     if (error instanceof StsError) return true;
     throw error;
   }
-}
-
-/** One session, started on first use: a reusable token that is admitted on a replica never opens it. */
-function lazily<T>(make: () => T): () => T {
-  let made: T | undefined;
-  return () => (made ??= make());
 }
 
 /**

@@ -5,8 +5,8 @@
  * The worker gets a recording wrapper around the real D1 binding (`meteredDb`): every
  * `withSession` call with its constraint, and every round trip with the session it ran in.
  * A lagging replica is simulated by a wrapper whose reads miss the rows just written
- * (`laggingReplica`); sessions that must reach the primary ("first-primary") never read
- * through it.
+ * (`laggingReplica`); what must reach the primary runs on the binding itself ("binding"),
+ * never through it.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -45,8 +45,8 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     expect(answer.status).toBe(200);
     expect(decodeJwt(answer.body.access_token!).trust_relationship_id).toBe(relationshipId);
     // The replica's answer (nothing) would refuse: one re-read on the primary, then minted.
-    expect(meter.sessions).toEqual(["first-unconstrained", "first-primary"]);
-    expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "first-primary"]);
+    expect(meter.sessions).toEqual(["first-unconstrained"]);
+    expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "binding"]);
   });
 
   it("would be refused by the lagging replica alone: the primary's re-read is what admits it", async () => {
@@ -57,7 +57,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     const lagging = missing(new Set([relationshipId]));
     const meter = meteredDb(lagging, lagging);
     await expectRefused(await exchangeWithEnv({ DB: meter.db }, token), "no_trust_relationship");
-    expect(meter.sessions).toEqual(["first-unconstrained", "first-primary"]);
+    expect(meter.sessions).toEqual(["first-unconstrained"]);
   });
 
   it("admits through the relationship the primary has, with an audience, when the replica lacks it", async () => {
@@ -66,7 +66,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     await exchangeWithEnv({}, token, { audience: projectId });
     const meter = meteredDb(env.DB, missing(new Set([relationshipId])));
     expect((await status(await exchangeWithEnv({ DB: meter.db }, token, { audience: projectId }))).status).toBe(200);
-    expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "first-primary"]);
+    expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "binding"]);
   });
 
   it("is refused with the wire code after one re-read on the primary when no relationship names it anywhere", async () => {
@@ -75,7 +75,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     await exchangeWithEnv({}, token);
     const meter = meteredDb(env.DB);
     await expectRefused(await exchangeWithEnv({ DB: meter.db }, token), "no_trust_relationship");
-    expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "first-primary"]);
+    expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "binding"]);
   });
 });
 
@@ -86,9 +86,9 @@ describe("a token with a jti (GitHub, Buildkite)", () => {
     const meter = meteredDb(env.DB);
     const answer = await status(await exchangeWithEnv({ DB: meter.db }, await signToken(ISSUERS.github, { ...claims, jti: uuid() })));
     expect(answer.status).toBe(200);
-    expect(meter.sessions).toEqual(["first-primary"]);
+    expect(meter.sessions).toEqual([]);
     expect(meter.trips).toHaveLength(1);
-    expect(meter.trips[0]!.via).toBe("first-primary");
+    expect(meter.trips[0]!.via).toBe("binding");
     expect(meter.trips[0]!.sql).toHaveLength(2);
     expect(meter.trips[0]!.sql[1]).toMatch(/^INSERT INTO used_subject_tokens/);
   });
@@ -98,7 +98,7 @@ describe("a token with a jti (GitHub, Buildkite)", () => {
     await exchangeWithEnv({}, await signToken(ISSUERS.github, { ...claims, jti: uuid() }));
     const meter = meteredDb(env.DB, missing(new Set([relationshipId])));
     expect((await status(await exchangeWithEnv({ DB: meter.db }, await signToken(ISSUERS.github, { ...claims, jti: uuid() })))).status).toBe(200);
-    expect(meter.trips.map((t) => t.via)).toEqual(["first-primary"]);
+    expect(meter.trips.map((t) => t.via)).toEqual(["binding"]);
   });
 
   it("is refused as a replay on the primary, without a second read", async () => {
@@ -107,6 +107,6 @@ describe("a token with a jti (GitHub, Buildkite)", () => {
     expect((await status(await exchangeWithEnv({}, token))).status).toBe(200);
     const meter = meteredDb(env.DB);
     await expectRefused(await exchangeWithEnv({ DB: meter.db }, token), "token_replayed");
-    expect(meter.trips.map((t) => t.via)).toEqual(["first-primary"]);
+    expect(meter.trips.map((t) => t.via)).toEqual(["binding"]);
   });
 });
