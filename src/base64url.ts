@@ -44,8 +44,3 @@ export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
-
-/** Whether `text` is the one canonical base64url spelling of some bytes (the empty string included). */
-export function isCanonicalBase64Url(text: string): boolean {
-  return decodeBase64Url(text) !== null;
-}

@@ -6,7 +6,8 @@
  *
  * Who reads where is the callers' choice, and the README's "Read replicas" section says why
  * for each path: an answer that a lagging replica could have got wrong is confirmed on the
- * primary before anyone acts on it. This file only names the three ways to start a session.
+ * primary before anyone acts on it. This file names the two fixed starts of a session; a
+ * request's own session may also start from a client's bookmark (routes/database.ts).
  */
 
 /** What the verbs need of D1: the binding or a `D1DatabaseSession` alike. */
@@ -24,9 +25,6 @@ export const onPrimary = (db: D1Database): D1DatabaseSession => db.withSession("
 
 /** The nearest instance, replica or primary: possibly behind the primary by its replication lag. */
 export const onNearest = (db: D1Database): D1DatabaseSession => db.withSession("first-unconstrained");
-
-/** Any instance at least as new as `bookmark`: what an earlier response said it had seen or written. */
-export const sinceBookmark = (db: D1Database, bookmark: string): D1DatabaseSession => db.withSession(bookmark);
 
 /** The later of two bookmarks (they sort by position), or whichever exists. */
 export function laterBookmark(a: string | null | undefined, b: string | null | undefined): string | null {
