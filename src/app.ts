@@ -15,6 +15,7 @@ import { Hono } from "./routes/hono";
 import { introspectionRoutes } from "./routes/introspection";
 import { openApiRoutes } from "./routes/openapi";
 import { adminRateLimit } from "./routes/rate-limit";
+import { setResponseHeader } from "./routes/response-headers";
 import { tokenRoutes } from "./routes/token";
 import { wellKnownRoutes } from "./routes/well-known";
 import { settingsApp } from "./ui/settings";
@@ -34,19 +35,9 @@ app.use(async (c, next) => {
     // configFrom throws before any route runs; render it like any other error.
     c.res = renderError(c, error);
   }
-  const headers = c.res.headers;
-  const set = (name: string, value: string) => {
-    // In place: the app's own responses have mutable headers, and Hono's c.header() would
-    // copy the whole Response once per header set after the handler. A response whose
-    // headers are immutable (one fetched as is) is copied once by c.header() instead.
-    try {
-      headers.set(name, value);
-    } catch {
-      c.header(name, value);
-    }
-  };
+  const set = (name: string, value: string) => setResponseHeader(c, name, value);
   set("X-Request-Id", log.request_id);
-  if (!headers.has("Cache-Control")) set("Cache-Control", "no-store");
+  if (!c.res.headers.has("Cache-Control")) set("Cache-Control", "no-store");
   // Pragma: no-cache is the HTTP/1.0 spelling of "do not store" (RFC 6749 §5.1 asks for it
   // beside no-store). On a cacheable answer (the JWKS' max-age) it would contradict it.
   if (isNoStore(c.res.headers.get("Cache-Control"))) set("Pragma", "no-cache");

@@ -19,6 +19,7 @@ import type { MiddlewareHandler } from "hono";
 import { BOOKMARK_PATTERN, laterBookmark, onPrimary, type D1Handle } from "../db/replicas";
 import { StsError } from "../errors";
 import type { AppContext, AppEnv } from "./context";
+import { setResponseHeader } from "./response-headers";
 
 /** Request and response header of the admin API: a D1 bookmark, opaque to clients. */
 export const BOOKMARK_HEADER = "Sts-Bookmark";
@@ -81,5 +82,5 @@ export const apiDatabase: MiddlewareHandler<AppEnv> = async (c, next) => {
   startSession(c, reading ? (presented ?? "first-unconstrained") : "first-primary");
   await next();
   const bookmark = laterBookmark(presented, bookmarkOf(c));
-  if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
+  if (bookmark) setResponseHeader(c, BOOKMARK_HEADER, bookmark);
 };

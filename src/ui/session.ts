@@ -15,13 +15,14 @@
  * What a principal may see or change is not decided here (`access/reach.ts` does).
  */
 import { getCookie } from "hono/cookie";
-import { createUiSession, deleteUiSession, findUiSession, type StoredUiSession, type UiSessionKind } from "../db/ui-sessions";
-import { encodeBase64Url } from "../base64url";
-import { StsError } from "../errors";
 import { describePrincipal, identifyPrincipal, noteUse, type Principal } from "../access/principal";
-import { accessDeps, nowSeconds, type AppContext } from "../routes/context";
+import { encodeBase64Url } from "../base64url";
 import { BOOKMARK_PATTERN } from "../db/replicas";
+import { createUiSession, deleteUiSession, findUiSession, type StoredUiSession, type UiSessionKind } from "../db/ui-sessions";
+import { StsError } from "../errors";
+import { accessDeps, nowSeconds, type AppContext } from "../routes/context";
 import { confirmOnPrimary, databaseOf } from "../routes/database";
+import { setResponseHeader } from "../routes/response-headers";
 import { TOKEN_KINDS } from "../tokens/scopes";
 
 export const SESSION_COOKIE = "__Host-sts_session";
@@ -105,7 +106,7 @@ export function bookmarkCookie(c: AppContext): string | undefined {
 }
 
 export function setBookmarkCookie(c: AppContext, bookmark: string): void {
-  c.header("Set-Cookie", cookie(BOOKMARK_COOKIE, bookmark, SESSION_TTL_SECONDS), { append: true });
+  setResponseHeader(c, "Set-Cookie", cookie(BOOKMARK_COOKIE, bookmark, SESSION_TTL_SECONDS), { append: true });
 }
 
 export function clearSessionCookie(c: AppContext): void {
