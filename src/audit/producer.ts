@@ -19,7 +19,7 @@
  * or counted (every environment of wrangler.toml binds it, and `npm run deploy:check` fails
  * one that does not). It does not build events (exchange-events.ts, admin-events.ts).
  */
-import { utf8Length } from "../tokens/mint";
+import { utf8Length } from "../utf8";
 import type { AuditEvent } from "./events";
 
 /** What a request hands the producer: the queue, its `waitUntil`, and its ID for the log line. */

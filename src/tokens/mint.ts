@@ -12,6 +12,7 @@
 import type { VerifiedToken } from "../providers/provider";
 import { PROVIDERS } from "../providers/registry";
 import type { Grant } from "../trust/authorize";
+import { utf8Length } from "../utf8";
 import { MAX_OWN_TOKEN_LENGTH } from "./own-tokens";
 import { signProjectToken, type SigningContext } from "./sign";
 
@@ -83,6 +84,3 @@ export function capProvenance(base: Record<string, string>, values: Record<strin
 
 /** UTF-8 bytes of a value's JSON spelling. */
 const jsonBytes = (value: unknown): number => utf8Length(JSON.stringify(value));
-
-/** UTF-8 bytes of JSON text (which JSON.stringify never leaves with a lone surrogate): ASCII is one byte per character. */
-export const utf8Length = (json: string): number => (/^[\x00-\x7f]*$/.test(json) ? json.length : new TextEncoder().encode(json).length);
