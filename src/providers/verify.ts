@@ -20,6 +20,7 @@
 import type { Config, ProviderName } from "../config";
 import { decodeBase64Url } from "../base64url";
 import { StsError, type Reason } from "../errors";
+import { jsonObjectOf } from "../tokens/jws";
 import type { KeyCache, KeyStore } from "./key-cache";
 import type { Claims, JobIdentity, Provider, VerifiedToken } from "./provider";
 import { providerForIssuer } from "./registry";
@@ -29,8 +30,6 @@ export const CLOCK_TOLERANCE_SECONDS = 60;
 const MAX_KID_LENGTH = 256;
 const MAX_JTI_LENGTH = 256;
 const FORBIDDEN_HEADERS = ["jku", "jwk", "x5u", "x5c", "crit"];
-// One of each per isolate: neither keeps state between whole (non-streaming) calls.
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 export interface VerifyDeps {
@@ -327,14 +326,9 @@ function decodeCompact(raw: string): Decoded {
 }
 
 function decodeJson(segment: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8.decode(segmentBytes(segment)));
-  } catch {
-    throw new StsError("token_malformed");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new StsError("token_malformed");
-  return value as Record<string, unknown>;
+  const value = jsonObjectOf(segmentBytes(segment));
+  if (!value) throw new StsError("token_malformed");
+  return value;
 }
 
 function segmentBytes(segment: string): Uint8Array<ArrayBuffer> {

@@ -18,6 +18,22 @@ const ALGORITHMS: Record<SigningAlgorithm, { import: SubtleCryptoImportKeyAlgori
 const RS256_IMPORT: SubtleCryptoImportKeyAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 
 const encoder = new TextEncoder();
+// One per isolate: a whole (non-streaming) decode keeps no state between calls.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A JWS header or payload from its decoded bytes: strict UTF-8 holding a JSON object, or
+ * null. Shared by our own tokens' verifier and the CI-token verifier, which turn null into
+ * their own refusals.
+ */
+export function jsonObjectOf(bytes: Uint8Array): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(utf8.decode(bytes));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Imports one of our signing keys: its private half to sign (`d` present) or its public

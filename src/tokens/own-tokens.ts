@@ -17,7 +17,7 @@
 import * as z from "zod/mini";
 import { ID_PATTERN } from "../db/d1";
 import { decodeBase64Url } from "../base64url";
-import { verifySignature } from "./jws";
+import { jsonObjectOf, verifySignature } from "./jws";
 import { parentFromClaims, type PullTokenParent } from "./pull-tokens";
 import { TOKEN_KINDS, isScope, type Scope } from "./scopes";
 import type { SigningKeys } from "./signing-keys";
@@ -150,14 +150,8 @@ const mediaType = (typ: string): string => {
   return lower.includes("/") ? lower : `application/${lower}`;
 };
 
-/** A base64url segment holding a JSON object in strict UTF-8, or null. */
+/** A canonical base64url segment holding a JSON object in strict UTF-8, or null. */
 function jsonObject(segment: string): Record<string, unknown> | null {
   const bytes = decodeBase64Url(segment);
-  if (!bytes) return null;
-  try {
-    const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+  return bytes && jsonObjectOf(bytes);
 }
