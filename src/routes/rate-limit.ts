@@ -57,8 +57,9 @@ export function limitIntrospectionCaller(c: AppContext): Promise<void> {
 /**
  * The admin API's limit, after the caller is identified and before the route runs. The
  * identification is the route's own (made once per request), so limiting by identity
- * costs no extra work; for an invalid credential it costs at most the one indexed D1 read
- * that tells it is unknown.
+ * costs no extra work. An invalid credential costs no read when its checksum (a static
+ * token) or signature (our JWT) fails; a well-formed one that no replica knows costs two
+ * indexed reads (the replica's, then the primary's confirmation) before it is limited.
  */
 export const adminRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const caller = await identifyCaller(c);
