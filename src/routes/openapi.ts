@@ -8,19 +8,14 @@
  * It has no `servers`: OpenAPI then resolves paths against the document's own URL, which
  * is this service wherever it is deployed.
  */
-import { StsError } from "../errors";
 import type { AppEnv } from "./context";
 import { Hono } from "./hono";
+import { serveStaticAsset } from "./static-asset";
 
 const DOCUMENT_MAX_AGE_SECONDS = 300;
 /** Where `npm run openapi` writes it, relative to the assets directory. */
 export const OPENAPI_ASSET_PATH = "/openapi.json";
 
-export const openApiRoutes = new Hono<AppEnv>().get("/openapi.json", async (c) => {
-  const asset = await c.env.ASSETS?.fetch(new URL(OPENAPI_ASSET_PATH, c.req.url));
-  // A deployment without its assets is misconfigured; say so rather than serve nothing.
-  if (!asset?.ok) throw new StsError("internal", undefined, `static asset ${OPENAPI_ASSET_PATH}: ${asset ? asset.status : "no ASSETS binding"}`);
-  c.header("Cache-Control", `public, max-age=${DOCUMENT_MAX_AGE_SECONDS}`);
-  c.header("Content-Type", "application/json");
-  return c.body(await asset.text());
-});
+export const openApiRoutes = new Hono<AppEnv>().get("/openapi.json", (c) =>
+  serveStaticAsset(c, OPENAPI_ASSET_PATH, { "Content-Type": "application/json", "Cache-Control": `public, max-age=${DOCUMENT_MAX_AGE_SECONDS}` }),
+);

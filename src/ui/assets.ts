@@ -8,7 +8,17 @@
  */
 import { ASSET_NAMES } from "./asset-names";
 
-export const ASSETS_PATH = "/settings/assets";
+const ASSETS_PATH = "/settings/assets";
+
+/** The URL a page links to, which is also the file's path among the static assets. */
+export function assetUrl(which: keyof typeof ASSET_NAMES): string {
+  return `${ASSETS_PATH}/${ASSET_NAMES[which]}`;
+}
+
+const CONTENT_TYPES: Record<keyof typeof ASSET_NAMES, string> = {
+  style: "text/css; charset=utf-8",
+  client: "text/javascript; charset=utf-8",
+};
 
 interface Asset {
   /** Its path among the static assets. */
@@ -16,15 +26,9 @@ interface Asset {
   contentType: string;
 }
 
-const BY_NAME = new Map<string, Asset>([
-  [ASSET_NAMES.style, { path: `${ASSETS_PATH}/${ASSET_NAMES.style}`, contentType: "text/css; charset=utf-8" }],
-  [ASSET_NAMES.client, { path: `${ASSETS_PATH}/${ASSET_NAMES.client}`, contentType: "text/javascript; charset=utf-8" }],
-]);
-
-/** The URL a page links to. */
-export function assetUrl(which: keyof typeof ASSET_NAMES): string {
-  return `${ASSETS_PATH}/${ASSET_NAMES[which]}`;
-}
+const BY_NAME = new Map<string, Asset>(
+  (Object.keys(ASSET_NAMES) as (keyof typeof ASSET_NAMES)[]).map((which) => [ASSET_NAMES[which], { path: assetUrl(which), contentType: CONTENT_TYPES[which] }]),
+);
 
 export const ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable";
 

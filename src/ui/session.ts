@@ -34,7 +34,7 @@ export const SESSION_TTL_SECONDS = 8 * 60 * 60;
  * the page loaded after a form post reads a replica at least as new as that post's write.
  * Not a secret (it names a position in the database's history), but kept like the others.
  */
-export const BOOKMARK_COOKIE = "__Host-sts_bookmark";
+const BOOKMARK_COOKIE = "__Host-sts_bookmark";
 const SIGN_IN_COOKIE_TTL_SECONDS = 60 * 60;
 
 /** 32 random bytes, base64url: 43 characters. */

@@ -20,6 +20,7 @@ import { adminContextFor, type AppEnv } from "../routes/context";
 import { bookmarkOf, databaseOf, startSession } from "../routes/database";
 import type { Operations } from "../routes/document";
 import { Hono } from "../routes/hono";
+import { serveStaticAsset } from "../routes/static-asset";
 import { ASSET_CACHE_CONTROL, findAsset } from "./assets";
 import { logRefusal, rememberSession, render, sessionOf, toSignIn } from "./context";
 import { html, READING, SIGNED_IN, to } from "./operations";
@@ -130,13 +131,10 @@ export const settingsApp = new Hono<AppEnv>();
 
 settingsApp.use("*", pageHeaders);
 
-settingsApp.get("/assets/:name", async (c) => {
+settingsApp.get("/assets/:name", (c) => {
   const asset = findAsset(c.req.param("name"));
   if (!asset) throw new StsError("route_not_found");
-  const file = await c.env.ASSETS?.fetch(new URL(asset.path, c.req.url));
-  // A deployment without its assets is misconfigured; say so rather than serve nothing.
-  if (!file?.ok) throw new StsError("internal", undefined, `static asset ${asset.path}: ${file ? file.status : "no ASSETS binding"}`);
-  return c.body(await file.text(), 200, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
+  return serveStaticAsset(c, asset.path, { "Content-Type": asset.contentType, "Cache-Control": ASSET_CACHE_CONTROL });
 });
 
 // Every page and form: POSTs from our own origin only, then the session, re-checked.

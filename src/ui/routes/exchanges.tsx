@@ -30,7 +30,7 @@ import type { UiSession } from "../session";
 import { ExchangesPage, ExplainPage, type ExchangeEvent, type ExplainPageData } from "../views/exchanges";
 
 /** Exchanges per page: a screenful of cards. */
-export const EXCHANGES_PAGE = 20;
+const EXCHANGES_PAGE = 20;
 
 /**
  * The refused exchange `id` names, read through the listing: the ID carries its

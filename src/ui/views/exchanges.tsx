@@ -120,7 +120,7 @@ function Exchange({ e, base }: { e: ExchangeEvent; base: string }) {
   );
 }
 
-export interface ExchangesPageData {
+interface ExchangesPageData {
   org: Organization;
   project: Project;
   events: ExchangeEvent[];
