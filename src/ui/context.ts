@@ -9,10 +9,11 @@
 import type { Context } from "hono";
 import type { Changed } from "../admin/changes";
 import type { AdminContext } from "../admin/context";
-import { StsError } from "../errors";
+import { StsError, toWire } from "../errors";
 import { performAudited } from "../routes/audit";
 import { adminContextFor, type AppContext } from "../routes/context";
 import type { JSX } from "./jsx-runtime";
+import { fieldErrorOf, valuesOf, type FormState } from "./forms";
 import { readForm } from "./security";
 import { requireSessionCsrf, type UiSession } from "./session";
 
@@ -38,6 +39,17 @@ export function logRefusal(c: AppContext, error: StsError): void {
   const log = c.get("log");
   log.reason = error.reason;
   if (error.logDetail) log.detail = error.logDetail;
+}
+
+/**
+ * A form the verb refused for its input, logged: its values to fill it in again, the
+ * refusal beside the field it names (one of `fields`) or for the whole form, and the
+ * status to answer with. A form whose values must not come back (a pasted token) passes
+ * an empty map.
+ */
+export function refusedForm(c: AppContext, error: StsError, form: Map<string, string>, fields: readonly string[]): { state: FormState; status: PageStatus } {
+  logRefusal(c, error);
+  return { state: { values: valuesOf(form), error: fieldErrorOf(error, fields) }, status: toWire(error.reason).status };
 }
 
 /**

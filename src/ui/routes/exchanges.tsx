@@ -16,15 +16,15 @@ import { getOrganization } from "../../admin/organizations";
 import { getProject } from "../../admin/projects";
 import { EVENT_ID_PATTERN } from "../../audit/events";
 import { AuditQuery, listOrgAudit } from "../../audit/queries";
-import { StsError, toWire } from "../../errors";
+import { StsError } from "../../errors";
 import { performAudited } from "../../routes/audit";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
 import { inspectContextOf } from "../../routes/explain";
 import { Hono } from "../../routes/hono";
 import { validate } from "../../validate";
-import { change, logRefusal, page, render, type PageStatus } from "../context";
-import { fieldErrorOf, isFormRefusal } from "../forms";
+import { change, page, refusedForm, render, type PageStatus } from "../context";
+import { isFormRefusal } from "../forms";
 import { form, html, POSTING, READING, SIGNED_IN, to } from "../operations";
 import type { UiSession } from "../session";
 import { ExchangesPage, ExplainPage, type ExchangeEvent, type ExplainPageData } from "../views/exchanges";
@@ -87,10 +87,9 @@ exchangeRoutes.post("/projects/:project_id/explain", change(async (c, session, f
     return explainPage(c, session, projectId, eventId, { explanation });
   } catch (error) {
     if (!isFormRefusal(error)) throw error;
-    logRefusal(c, error);
     // The form comes back empty: the token is never echoed.
-    const state = { values: {}, error: fieldErrorOf(error, ["subject_token"]) };
-    return explainPage(c, session, projectId, eventId, { state }, toWire(error.reason).status);
+    const { state, status } = refusedForm(c, error, new Map(), ["subject_token"]);
+    return explainPage(c, session, projectId, eventId, { state }, status);
   }
 }));
 

@@ -15,13 +15,13 @@ import { listStaticTokens } from "../../admin/static-tokens";
 import { addMember, listMembers, NewMember, removeMember } from "../../admin/users";
 import { ID_PATTERN } from "../../db/d1";
 import type { Membership } from "../../db/users";
-import { StsError, toWire } from "../../errors";
+import { StsError } from "../../errors";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
 import { Hono } from "../../routes/hono";
 import { validate } from "../../validate";
-import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
-import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
+import { change, noticeOf, page, perform, refusedForm, render, seeOther, type PageStatus } from "../context";
+import { isConfirmed, isFormRefusal } from "../forms";
 import { CONFIRM, deleteForm, DELETING, form, html, noticeQuery, POSTING, READING, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
@@ -48,12 +48,6 @@ async function renderOrgPage(c: AppContext, session: UiSession, orgId: string, s
   ]);
   const data = { org, standing: standingOf(session, members), projects, members, tokens };
   return render(c, <OrgPage session={session} data={data} state={state} />, status);
-}
-
-/** A form the verb refused for its input: its values and the refusal, and the status to answer with. */
-function refusedForm(c: AppContext, error: StsError, form: Map<string, string>, fields: readonly string[]): { state: FormState; status: PageStatus } {
-  logRefusal(c, error);
-  return { state: { values: valuesOf(form), error: fieldErrorOf(error, fields) }, status: toWire(error.reason).status };
 }
 
 export const orgRoutes = new Hono<AppEnv>();

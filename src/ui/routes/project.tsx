@@ -21,23 +21,13 @@ import {
 } from "../../admin/trust-relationships";
 import { listMembers } from "../../admin/users";
 import type { ProviderName } from "../../config";
-import { StsError, toWire } from "../../errors";
+import { StsError } from "../../errors";
 import { PROVIDER_NAMES } from "../../providers/registry";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
 import type { Operations } from "../../routes/document";
 import { Hono } from "../../routes/hono";
-import { change, logRefusal, noticeOf, page, perform, render, seeOther, type PageStatus } from "../context";
-import {
-  COMMON_RELATIONSHIP_FIELDS,
-  fieldErrorOf,
-  isConfirmed,
-  isFormRefusal,
-  RELATIONSHIP_FIELDS,
-  relationshipBodyOf,
-  valuesOf,
-  withPastingHint,
-  type FormState,
-} from "../forms";
+import { change, noticeOf, page, perform, refusedForm, render, seeOther, type PageStatus } from "../context";
+import { COMMON_RELATIONSHIP_FIELDS, isConfirmed, isFormRefusal, RELATIONSHIP_FIELDS, relationshipBodyOf, withPastingHint, type FormState } from "../forms";
 import { CONFIRM, deleteForm, DELETING, html, noticeQuery, POSTING, READING, relationshipForm, relationshipFormDescription, SIGNED_IN, to, tokenFormOperations } from "../operations";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
@@ -104,11 +94,8 @@ projectRoutes.post("/projects/:project_id/trust-relationships", change(async (c,
     return seeOther(c, `/settings/projects/${created.project_id}`, "relationship-added", created.id);
   } catch (error) {
     if (!isFormRefusal(error) || !isProvider(provider)) throw error;
-    logRefusal(c, error);
-    const values = valuesOf(form);
-    const fields = [...RELATIONSHIP_FIELDS[provider].map((f) => f.name), ...COMMON_RELATIONSHIP_FIELDS];
-    const refusal = withPastingHint(provider, fieldErrorOf(error, fields), values);
-    return relationshipFormPage(c, session, projectId, provider, { values, error: refusal }, toWire(error.reason).status);
+    const { state, status } = refusedForm(c, error, form, [...RELATIONSHIP_FIELDS[provider].map((f) => f.name), ...COMMON_RELATIONSHIP_FIELDS]);
+    return relationshipFormPage(c, session, projectId, provider, { values: state.values, error: withPastingHint(provider, state.error!, state.values) }, status);
   }
 }));
 

@@ -9,11 +9,11 @@
  */
 import { createStaticToken, deleteStaticToken, listStaticTokens, NewStaticToken, type IssuedStaticToken, type OwnerRef } from "../../admin/static-tokens";
 import { authorizeOrg, authorizeProject } from "../../access/reach";
-import { StsError, toWire } from "../../errors";
+import { StsError } from "../../errors";
 import { adminContextFor, type AppContext } from "../../routes/context";
 import { validate } from "../../validate";
-import { logRefusal, perform, render, seeOther, type PageStatus } from "../context";
-import { fieldErrorOf, isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
+import { logRefusal, perform, refusedForm, render, seeOther, type PageStatus } from "../context";
+import { isConfirmed, isFormRefusal, valuesOf, type FormState } from "../forms";
 import type { UiSession } from "../session";
 import { ConfirmPage, CONSEQUENCES } from "../views/confirm";
 
@@ -37,9 +37,8 @@ export async function issueToken(c: AppContext, session: UiSession, ref: OwnerRe
       return { status: 500, configError: true, token: { values: valuesOf(form) } };
     }
     if (!isFormRefusal(error)) throw error;
-    logRefusal(c, error);
-    const refusal = fieldErrorOf(error, ["description"]);
-    return { status: toWire(error.reason).status, token: { values: valuesOf(form), error: refusal } };
+    const { state, status } = refusedForm(c, error, form, ["description"]);
+    return { status, token: state };
   }
 }
 
