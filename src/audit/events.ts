@@ -25,6 +25,9 @@ export function eventIdFloor(ms: number): string {
   return `evt_${Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0")}`;
 }
 
+/** The millisecond an event ID was made at (`eventIdFloor`'s inverse); for an ID `EVENT_ID_PATTERN` accepts. */
+export const eventIdMs = (id: string): number => parseInt(id.slice(4, 16), 16);
+
 export function newEventId(ms: number): string {
   const random = crypto.getRandomValues(new Uint8Array(ID_HEX_RANDOM / 2));
   return eventIdFloor(ms) + Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");

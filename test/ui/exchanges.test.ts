@@ -262,6 +262,21 @@ describe("explaining a refused exchange", () => {
     await expectExchanged(token, { audience: s.projectId });
   });
 
+  it("answers another organization's project as not found (404), spending no budget and reading no token", async () => {
+    const s = await seedGithub();
+    const token = await sign(s.claims);
+    const limiter = fakeLimiter(() => true);
+    const stranger = await seedOrg("other");
+    const foreign = await new UiBrowser({ EXPLAIN_LIMITER: limiter } as never).signedIn(stranger.tokens.adminUser.token);
+    const csrf = await foreign.csrfOf(`/settings/projects/${stranger.projectId}`);
+    const before = await storedState();
+    const html = await expectPageError(await foreign.post(`/settings/projects/${s.projectId}/explain`, { csrf, subject_token: token }), 404, "not_found");
+    expect(html).not.toContain(token);
+    expect(limiter.keys).toEqual([]);
+    expect(await storedState()).toEqual(before);
+    await expectExchanged(token, { audience: s.projectId });
+  });
+
   it("answers an empty token beside the field (400), and spends the credential's EXPLAIN_LIMITER budget, the API's, refusing with 429 when it is spent", async () => {
     const t = await seedOrg();
     const limiter = fakeLimiter((key) => key !== `cred:${t.tokens.org.id}`);

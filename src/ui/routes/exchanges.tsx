@@ -11,11 +11,11 @@
 import * as z from "zod/mini";
 import { authorizeProject } from "../../access/reach";
 import type { AdminContext } from "../../admin/context";
-import { explainSubjectToken, SubjectTokenInput } from "../../admin/explain";
+import { explainSubjectToken } from "../../admin/explain";
 import { getOrganization } from "../../admin/organizations";
 import { getProject } from "../../admin/projects";
-import { EVENT_ID_PATTERN } from "../../audit/events";
-import { AuditQuery, listOrgAudit } from "../../audit/queries";
+import { EVENT_ID_PATTERN, eventIdMs } from "../../audit/events";
+import { AuditQuery, listOrgAudit, MAX_AUDIT_PAGE } from "../../audit/queries";
 import { StsError } from "../../errors";
 import { performAudited } from "../../routes/audit";
 import { adminContextFor, type AppContext, type AppEnv } from "../../routes/context";
@@ -38,11 +38,13 @@ const EXCHANGES_PAGE = 20;
  */
 async function refusedExchange(ctx: AdminContext, orgId: string, projectId: string, id: string | undefined): Promise<ExchangeEvent | undefined> {
   if (id === undefined || !EVENT_ID_PATTERN.test(id)) return undefined;
-  const ms = parseInt(id.slice(4, 16), 16);
-  const query: AuditQuery = { project_id: projectId, kind: "exchange", outcome: "refused", since: ms, until: ms + 1, limit: 200 };
+  const ms = eventIdMs(id);
+  const query: AuditQuery = { project_id: projectId, kind: "exchange", outcome: "refused", since: ms, until: ms + 1, limit: MAX_AUDIT_PAGE };
   const { events } = await listOrgAudit(ctx, orgId, query);
-  return events.find((e): e is ExchangeEvent & { kind: "exchange" } => e.id === id && e.kind === "exchange");
+  return events.filter(isExchange).find((e) => e.id === id);
 }
+
+const isExchange = (e: { kind: string }): e is ExchangeEvent => e.kind === "exchange";
 
 /** The explain page, for the project's admins only, with the exchange it was opened from. */
 async function explainPage(c: AppContext, session: UiSession, projectId: string, eventId: string | undefined, extra: Partial<ExplainPageData> = {}, status: PageStatus = 200) {
@@ -61,10 +63,8 @@ exchangeRoutes.get("/projects/:project_id/exchanges", page(async (c, session) =>
   // The filter's "all" is an empty outcome; anything else is the listing's to accept or refuse.
   const filters = { project_id: project.id, kind: "exchange", limit: String(EXCHANGES_PAGE), cursor, outcome: outcome || undefined };
   const query = async () => validate(AuditQuery, filters);
-  const { events, next_cursor } = await listOrgAudit(ctx, project.org_id, query);
-  const org = await getOrganization(ctx, project.org_id);
-  const exchanges = events.filter((e): e is ExchangeEvent & { kind: "exchange" } => e.kind === "exchange");
-  const data = { org, project, events: exchanges, next: next_cursor, paged: cursor !== undefined, outcome: filters.outcome as "minted" | "refused" | undefined };
+  const [{ events, next_cursor }, org] = await Promise.all([listOrgAudit(ctx, project.org_id, query), getOrganization(ctx, project.org_id)]);
+  const data = { org, project, events: events.filter(isExchange), next: next_cursor, paged: cursor !== undefined, outcome: filters.outcome as "minted" | "refused" | undefined };
   return render(c, <ExchangesPage session={session} data={data} />);
 }));
 
@@ -79,7 +79,7 @@ exchangeRoutes.post("/projects/:project_id/explain", change(async (c, session, f
   const read = async () => {
     const token = fields.get("subject_token")?.trim();
     if (!token) throw new StsError("field_invalid", "subject_token: paste the job's ID token");
-    return validate(SubjectTokenInput, { subject_token: token });
+    return { subject_token: token };
   };
   try {
     const ctx = inspectContextOf(c, adminContextFor(c, session.principal));
