@@ -23,18 +23,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubClaims } from "../../support/ci-claims.mjs";
 import { ROOT, startDevServer, type DevServer } from "../support/dev-server.js";
-
-const README = readFileSync(join(ROOT, "README.md"), "utf8");
-
-/** The text of a `## ` section (its subsections included). */
-function section(title: string): string {
-  const start = README.indexOf(`\n## ${title}\n`);
-  expect(start, `README has a "## ${title}" section`).toBeGreaterThan(0);
-  const end = README.indexOf("\n## ", start + 1);
-  return README.slice(start, end < 0 ? undefined : end);
-}
-
-const shBlocks = (text: string) => [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+import { README, readmeSection, shBlocks } from "../support/readme.mjs";
 
 // ---- the OpenAPI document the worker serves ----
 
@@ -107,7 +96,7 @@ interface Row {
 }
 
 function routesTable(): Row[] {
-  const text = section("Admin API");
+  const text = readmeSection("Admin API");
   const start = text.indexOf("\n### Routes\n");
   expect(start, "the Admin API section has a ### Routes subsection").toBeGreaterThan(0);
   return text
@@ -241,7 +230,7 @@ async function api(path: string, init: { method?: string; body?: unknown; bearer
 
 describe("README: the admin API walk-through against npm start", () => {
   it("runs every command of the section as written: org, project, relationship, project token, pull token, revoke, delete", async () => {
-    const blocks = shBlocks(section("Admin API"));
+    const blocks = shBlocks(readmeSection("Admin API"));
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     expect(blocks[0], "the first block sets STS_URL to npm start's address").toMatch(/^STS_URL=http:\/\/localhost:8787$/m);
     const script = blocks.join("\n").replace(/^STS_URL=http:\/\/localhost:8787$/m, `STS_URL=${sts.url}`);
