@@ -4,8 +4,8 @@
  * static assets (public/settings/assets/) under content-hashed names, and writes those names
  * to src/ui/asset-names.ts, which the pages link to and the worker serves (nothing else under
  * that path). A changed file gets a new name, so each is cached for a year (`immutable`).
- * Run it after changing either file and commit the result; test/ui/assets fails until the
- * committed copies are what the sources make. `--check` only says whether they are.
+ * Run it after changing either file and commit the result; test/node/assets.test.ts fails
+ * until the committed copies are what the sources make. `--check` only says whether they are.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ const OUT_DIR = join(root, "public", "settings", "assets");
 const NAMES_FILE = join(root, "src", "ui", "asset-names.ts");
 
 /** FNV-1a, 32 bits, hex, over UTF-16 code units: a cache key for our own files, not a security property. */
-export function contentHash(text) {
+function contentHash(text) {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

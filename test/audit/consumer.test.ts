@@ -153,8 +153,8 @@ describe("the audit queue consumer", () => {
   });
 
   describe.each([
-    ["in one statement for the batch", (db: D1Database) => db],
-    ["one message at a time, when the batch fails", (db: D1Database) => ({ prepare: (sql: string) => db.prepare(sql), batch: () => Promise.reject(new Error("D1_ERROR: simulated")) }) as unknown as D1Database],
+    ["in one statement for the batch", () => env.DB],
+    ["one message at a time, when the batch fails", () => refusingBatchesAnd()],
   ])("writing %s", (_name, dbOf) => {
     it("gives an exchange with a project and no organization the project's, stores none for a missing project, keeps a user's own admin change", async () => {
       const { orgId, projectId } = await quietProject();
@@ -165,7 +165,7 @@ describe("the audit queue consumer", () => {
         { ...sampleEvent({ orgId: null, ms: Date.now() - 1, kind: "admin" }), action: "user.create" as const, resource_id: `usr_${"1".repeat(24)}` },
         sampleEvent({ orgId: null, projectId: missing, ms: Date.now(), kind: "admin" }),
       ];
-      const { result, acks } = await consumeDirect(events, dbOf(env.DB));
+      const { result, acks } = await consumeDirect(events, dbOf());
       expect(result).toEqual({ written: 2, skipped: 2, invalid: 0, retried: 0 });
       expect(acks).toHaveLength(4);
       const rows = await storedRows(events);
@@ -180,7 +180,7 @@ describe("the audit queue consumer", () => {
       const { orgId, projectId } = await quietProject();
       const odd = 'é ☃ 😀 "quoted" back\\slash / \n\t\u0001 \u2028 \ud800 lone';
       const event = { ...sampleEvent({ orgId, projectId, ms: Date.now() }), subject: odd, identity: odd, provenance: { sub: odd, run_id: "r1", run_number: 12345678901234, attempt: 1.5e21, ok: true } } as AuditEvent;
-      expect((await consumeDirect([event], dbOf(env.DB))).result.written).toBe(1);
+      expect((await consumeDirect([event], dbOf())).result.written).toBe(1);
       const stored = await env.DB.prepare("SELECT body FROM audit_events WHERE id = ?").bind(event.id).first<{ body: string }>();
       expect(stored?.body).toBe(JSON.stringify(event));
       const { v: _v, ...rendered } = event;
@@ -191,9 +191,8 @@ describe("the audit queue consumer", () => {
   it("writes a batch of 100 events as one D1 batch of one statement", async () => {
     const { orgId, projectId } = await quietProject();
     const events = Array.from({ length: 100 }, (_, i) => sampleEvent({ orgId, projectId, ms: Date.now() - i, kind: i % 3 ? "exchange" : "admin" }));
-    const batches: number[] = [];
-    const counting = { prepare: (sql: string) => env.DB.prepare(sql), batch: (statements: D1PreparedStatement[]) => (batches.push(statements.length), env.DB.batch(statements)) } as unknown as D1Database;
-    expect((await consumeDirect(events, counting)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
+    const { db, batches } = batchCounting();
+    expect((await consumeDirect(events, db)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
     expect(batches).toEqual([1]);
     expect(await rowCount(events.map((e) => e.id))).toBe(100);
   });
@@ -205,9 +204,8 @@ describe("the audit queue consumer", () => {
     const events = Array.from({ length: 100 }, (_, i) => ({ ...sampleEvent({ orgId, projectId, ms: Date.now() - i, kind: "admin" }), after: big }) as AuditEvent);
     const statements = insertAuditEvents(env.DB, events);
     expect(statements.length).toBe(Math.ceil((100 * JSON.stringify(events[0]).length) / INSERT_BATCH_CHARS));
-    const batches: number[] = [];
-    const counting = { prepare: (sql: string) => env.DB.prepare(sql), batch: (s: D1PreparedStatement[]) => (batches.push(s.length), env.DB.batch(s)) } as unknown as D1Database;
-    expect((await consumeDirect(events, counting)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
+    const { db, batches } = batchCounting();
+    expect((await consumeDirect(events, db)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
     expect(batches).toEqual([statements.length]);
     expect(await rowCount(events.map((e) => e.id))).toBe(100);
   });
@@ -226,23 +224,30 @@ describe("the audit queue consumer", () => {
 });
 
 /**
- * D1 refusing every batch (a transaction) and the statement that inserts the event `poison`
- * (the events travel as one JSON array parameter), so the consumer falls back to one message
- * at a time and that message fails again.
+ * D1 refusing every batch (a transaction), so the consumer falls back to one message at a
+ * time; and, given `poison`, the statement that inserts that event too (the events travel as
+ * one JSON array parameter), so that message fails again.
  */
-function refusingBatchesAnd(poison: string): D1Database {
+function refusingBatchesAnd(poison?: string): D1Database {
   return {
     prepare: (sql: string) => {
       const statement = env.DB.prepare(sql);
       return {
         bind: (...values: unknown[]) => {
           const bound = statement.bind(...values);
-          return { run: () => (String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
+          return { run: () => (poison !== undefined && String(values[0]).includes(poison) ? Promise.reject(new Error("D1_ERROR: simulated")) : bound.run()) };
         },
       };
     },
     batch: () => Promise.reject(new Error("D1_ERROR: simulated")),
   } as unknown as D1Database;
+}
+
+/** The real D1, recording how many statements each batch (one round trip) carries. */
+function batchCounting(): { db: D1Database; batches: number[] } {
+  const batches: number[] = [];
+  const db = { prepare: (sql: string) => env.DB.prepare(sql), batch: (statements: D1PreparedStatement[]) => (batches.push(statements.length), env.DB.batch(statements)) } as unknown as D1Database;
+  return { db, batches };
 }
 
 /** Message bodies as the producer packs them: one message per group of events. */

@@ -27,18 +27,8 @@ afterAll(async () => {
 
 const json = (response: RawResponse) => JSON.parse(response.body) as Record<string, unknown>;
 
-async function api(method: string, path: string, body?: unknown, bearer = sts.vars.ADMIN_TOKEN!): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${sts.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
 async function created(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await api(method, path, body);
+  const response = await sts.api(method, path, body);
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body;
 }
@@ -65,16 +55,6 @@ async function jobToken(): Promise<{ projectId: string; token: string }> {
   return { projectId: String(project.id), token: String(body.access_token) };
 }
 
-async function introspect(token: string): Promise<Record<string, unknown>> {
-  const response = await fetch(`${sts.url}/introspect`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${sts.vars.INTROSPECTION_TOKEN}`, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ token }),
-  });
-  expect(response.status).toBe(200);
-  return (await response.json()) as Record<string, unknown>;
-}
-
 /** Exactly what `curl -X POST -H "Authorization: Bearer …" <url>` sends: no body, no Content-Length, no Content-Type. */
 const curlPost = (path: string, bearer: string) =>
   rawRequest("POST", `${sts.url}${path}`, { "user-agent": "curl/8.5.0", accept: "*/*", authorization: `Bearer ${bearer}` });
@@ -91,17 +71,17 @@ async function once(bytes: Buffer): Promise<RawResponse> {
 describe("npm start: body-less POSTs", () => {
   it("revokes the job token with the README's end-of-job command (curl: no body, no content type)", async () => {
     const { token } = await jobToken();
-    expect((await introspect(token)).active).toBe(true);
+    expect((await sts.introspect(token)).active).toBe(true);
     const response = await once(curlPost("/revoke", token));
     expect(response.status, response.body).toBe(200);
-    expect(await introspect(token)).toEqual({ active: false });
+    expect(await sts.introspect(token)).toEqual({ active: false });
   });
 
   it("revokes the job token with a body-less POST that says Content-Length: 0 (fetch)", async () => {
     const { token } = await jobToken();
     const response = await fetch(`${sts.url}/revoke`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     expect(response.status, await response.text()).toBe(200);
-    expect(await introspect(token)).toEqual({ active: false });
+    expect(await sts.introspect(token)).toEqual({ active: false });
   });
 
   it("creates a project token and a pull token from body-less POSTs, with the defaults", async () => {
@@ -112,7 +92,7 @@ describe("npm start: body-less POSTs", () => {
     const pull = await once(curlPost(`/v1/projects/${projectId}/pull-tokens`, sts.vars.ADMIN_TOKEN!));
     expect(pull.status, pull.body).toBe(201);
     const { token: pullToken, expires_at } = json(pull) as { token: string; expires_at: number };
-    expect((await introspect(pullToken)).token_use).toBe("pull");
+    expect((await sts.introspect(pullToken)).token_use).toBe("pull");
     expect(expires_at - Math.floor(Date.now() / 1000)).toBeGreaterThan(3500);
   });
 

@@ -5,7 +5,7 @@
  * package. The job's script must have received an active token of the project, and the
  * token must be revoked once the job is over.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubIdTokenEndpoint, installFakeCiTools, scratch, toolInvocations } from "./support/ci.mjs";
@@ -23,8 +23,9 @@ import {
   runShell,
   snippets,
 } from "./support/snippets.mjs";
-import { ROOT, startStack } from "./support/stack.mjs";
+import { startStack } from "./support/stack.mjs";
 import { rwxClaims } from "../../support/ci-claims.mjs";
+import { README, readmeSection, shBlocks } from "../support/readme.mjs";
 
 let stack;
 let pack;
@@ -143,8 +144,7 @@ describe("docs/ci/rwx.md", () => {
 
 describe("README", () => {
   it("the Client section's examples parse, and its exit codes are the CLI's", async () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("\n## Client\n"));
+    const section = README.slice(README.indexOf("\n## Client\n"));
     expect(section.length).toBeGreaterThan(100);
     const { EXIT } = await import("../../../client/cli/exit-codes.js");
     for (const code of Object.values(EXIT)) expect(section).toMatch(new RegExp(`\\| ${code} \\|`));
@@ -152,10 +152,7 @@ describe("README", () => {
   });
 
   it("the Client section's `sh` example runs as written: with the ID token in EDGE_STS_OIDC_TOKEN, ./publish.sh gets a token revoked when it ends", async () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const start = readme.indexOf("\n## Client\n");
-    const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
-    const sh = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    const sh = shBlocks(readmeSection("Client"));
     expect(sh).toHaveLength(1);
     const ctx = await setUp();
     // "Anywhere": the run puts an ID token in EDGE_STS_OIDC_TOKEN (here RWX's, for a relationship naming its vault).

@@ -21,22 +21,13 @@ import { Miniflare } from "miniflare";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../client/support/stack.mjs";
 import { readCodeUses } from "../../../scripts/deploy-check.mjs";
+import { readmeSection, shBlocks } from "../support/readme.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const STAND_IN = join(ROOT, "test", "node", "deploy", "support", "wrangler-stand-in.mjs");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 /** What wrangler's `--help` says, shared by every run (it only depends on the installed wrangler). */
 const HELP_CACHE = mkdtempSync(join(tmpdir(), "edge-sts-readme-help-"));
-
-/** The `sh` blocks of the README's "## Deployment" section (its subsections included), in order. */
-function deploymentBlocks(): string[] {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const start = readme.indexOf("\n## Deployment\n");
-  expect(start, "README has a ## Deployment section").toBeGreaterThan(0);
-  const end = readme.indexOf("\n## ", start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
-  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-}
 
 /** The part of wrangler's parsed config for one environment that the local worker needs. */
 interface WranglerEnvironment {
@@ -249,7 +240,7 @@ describe("README: Deployment", () => {
   it.each(["staging", "production"])(
     "runs every command of the section for %s: database, migrations, secrets, check, deploy, smoke, first organization, key rotation",
     async (env) => {
-      const blocks = deploymentBlocks();
+      const blocks = shBlocks(readmeSection("Deployment"));
       expect(blocks.length).toBeGreaterThanOrEqual(3);
       const stsUrl = `https://sts-${env}.edge-sts-readme.dev`;
       current = await world(env);

@@ -22,19 +22,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubClaims } from "../../support/ci-claims.mjs";
+import { PLACEHOLDER_URL, fillIn } from "../client/support/snippets.mjs";
 import { ROOT, startDevServer, type DevServer } from "../support/dev-server.js";
-
-const README = readFileSync(join(ROOT, "README.md"), "utf8");
-
-/** The text of a `## ` section (its subsections included). */
-function section(title: string): string {
-  const start = README.indexOf(`\n## ${title}\n`);
-  expect(start, `README has a "## ${title}" section`).toBeGreaterThan(0);
-  const end = README.indexOf("\n## ", start + 1);
-  return README.slice(start, end < 0 ? undefined : end);
-}
-
-const shBlocks = (text: string) => [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+import { README, readmeSection, shBlocks } from "../support/readme.mjs";
 
 // ---- the OpenAPI document the worker serves ----
 
@@ -107,7 +97,7 @@ interface Row {
 }
 
 function routesTable(): Row[] {
-  const text = section("Admin API");
+  const text = readmeSection("Admin API");
   const start = text.indexOf("\n### Routes\n");
   expect(start, "the Admin API section has a ### Routes subsection").toBeGreaterThan(0);
   return text
@@ -229,19 +219,9 @@ function bash(script: string, cwd: string, env: Record<string, string> = {}): Pr
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }
 
-async function api(path: string, init: { method?: string; body?: unknown; bearer?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${sts.url}${path}`, {
-    method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${init.bearer ?? sts.vars.ADMIN_TOKEN}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
 describe("README: the admin API walk-through against npm start", () => {
   it("runs every command of the section as written: org, project, relationship, project token, pull token, revoke, delete", async () => {
-    const blocks = shBlocks(section("Admin API"));
+    const blocks = shBlocks(readmeSection("Admin API"));
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     expect(blocks[0], "the first block sets STS_URL to npm start's address").toMatch(/^STS_URL=http:\/\/localhost:8787$/m);
     const script = blocks.join("\n").replace(/^STS_URL=http:\/\/localhost:8787$/m, `STS_URL=${sts.url}`);
@@ -261,7 +241,7 @@ describe("README: the admin API walk-through against npm start", () => {
 
     // The relationship as created is the one stored.
     expect(relationship).toMatchObject({ project_id: projectId, provider: "github", owner: "acme", repository: "widgets", mode: "enforce", conditions: { ref: "refs/heads/main" } });
-    const stored = await api(`/v1/projects/${projectId}/trust-relationships/${String(relationship!.id)}`);
+    const stored = await sts.api("GET", `/v1/projects/${projectId}/trust-relationships/${String(relationship!.id)}`);
     expect(stored.status).toBe(200);
     expect(stored.body).toEqual(relationship);
     // The project token was listed, masked.
@@ -274,15 +254,12 @@ describe("README: the admin API walk-through against npm start", () => {
     expect(revoked).toEqual({ active: false });
     // The project token was deleted: inactive, and no longer listed.
     expect(deleted).toEqual({ active: false });
-    expect((await api(`/v1/projects/${projectId}/tokens`)).body).toEqual({ tokens: [] });
-    expect((await api(`/v1/orgs/${orgId}/projects`)).body).toMatchObject({ projects: [{ id: projectId, name: "widgets" }] });
+    expect((await sts.api("GET", `/v1/projects/${projectId}/tokens`)).body).toEqual({ tokens: [] });
+    expect((await sts.api("GET", `/v1/orgs/${orgId}/projects`)).body).toMatchObject({ projects: [{ id: projectId, name: "widgets" }] });
   });
 });
 
 // ---- every other curl example ----
-
-const EXAMPLE_URL = "https://sts.example.com";
-const EXAMPLE_PROJECT = "prj_0123456789abcdef01234567";
 
 interface Example {
   section: string;
@@ -322,18 +299,18 @@ describe("README: every other curl example, against npm start", () => {
     const example = (section: string) => examples.find((e) => e.section === section)!;
 
     // A project like the README's: GitHub jobs of acme/widgets, and an organization token.
-    const org = await api("/v1/orgs", { method: "POST", body: { name: "acme" } });
+    const org = await sts.api("POST", "/v1/orgs", { name: "acme" });
     const orgId = String(org.body.id);
-    const project = await api(`/v1/orgs/${orgId}/projects`, { method: "POST", body: { name: "widgets" } });
+    const project = await sts.api("POST", `/v1/orgs/${orgId}/projects`, { name: "widgets" });
     const projectId = String(project.body.id);
-    expect((await api(`/v1/projects/${projectId}/trust-relationships`, { method: "POST", body: { provider: "github", owner: "acme", repository: "widgets" } })).status).toBe(201);
-    const orgToken = String((await api(`/v1/orgs/${orgId}/tokens`, { method: "POST", body: { description: "audit reader" } })).body.token);
+    expect((await sts.api("POST", `/v1/projects/${projectId}/trust-relationships`, { provider: "github", owner: "acme", repository: "widgets" })).status).toBe(201);
+    const orgToken = String((await sts.api("POST", `/v1/orgs/${orgId}/tokens`, { description: "audit reader" })).body.token);
     const idToken = () => sts.signIdToken(githubClaims(sts.audience, { owner: "acme", repository: "widgets", ownerId: "1342004", repositoryId: "684210" }, { iss: sts.issuers.github }));
 
     const run = async (section: string, env: Record<string, string>) => {
       const { code } = example(section);
-      expect(code.includes(EXAMPLE_URL) || /\$STS_URL/.test(code), `${section}: names the service`).toBe(true);
-      const filled = code.replaceAll(EXAMPLE_URL, sts.url).replaceAll(EXAMPLE_PROJECT, projectId).replaceAll("org_…", orgId);
+      expect(code.includes(PLACEHOLDER_URL) || /\$STS_URL/.test(code), `${section}: names the service`).toBe(true);
+      const filled = fillIn(code, sts, projectId).replaceAll("org_…", orgId);
       const result = await bash(filled, sts.dir, env);
       expect(result.code, `${section}\n${result.stdout}\n${result.stderr}`).toBe(0);
       printed += result.stdout + result.stderr;
@@ -363,13 +340,9 @@ describe("README: every other curl example, against npm start", () => {
     expect(suggested.trust_relationship).toMatchObject({ provider: "github", owner: "acme", repository: "widgets", owner_id: "1342004", repository_id: "684210" });
 
     // Introspection and revocation: the end-of-job revoke, with the job token as its own bearer.
-    const introspect = async (token: string) =>
-      (await (
-        await fetch(`${sts.url}/introspect`, { method: "POST", headers: { authorization: `Bearer ${sts.vars.INTROSPECTION_TOKEN}` }, body: new URLSearchParams({ token }) })
-      ).json()) as Record<string, unknown>;
-    expect((await introspect(jobToken)).active).toBe(true);
+    expect((await sts.introspect(jobToken)).active).toBe(true);
     expect(await run("Introspection and revocation", { STS_TOKEN: jobToken })).toBe("");
-    expect(await introspect(jobToken)).toEqual({ active: false });
+    expect(await sts.introspect(jobToken)).toEqual({ active: false });
 
     // Audit log: the organization's newest events (they arrive through a queue: a few seconds).
     let page: { events: Record<string, unknown>[]; next_cursor: string | null } = { events: [], next_cursor: null };

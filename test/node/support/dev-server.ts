@@ -5,6 +5,7 @@
  *
  *   const sts = await startDevServer();
  *   try {
+ *     const org = await sts.api("POST", "/v1/orgs", { name: "acme" }); // as the admin token
  *     await fetch(`${sts.url}/v1/orgs`, { headers: { authorization: `Bearer ${sts.vars.ADMIN_TOKEN}` }, … });
  *     // An ID token from the stand-in issuer, as a GitHub job would get one:
  *     const idToken = await sts.signIdToken(githubClaims(sts.audience, {}, { iss: sts.issuers.github }));
@@ -47,6 +48,13 @@ export interface DevServer {
   dir: string;
   /** What the process printed so far (stdout and stderr, the last 256 KiB), for failure messages. */
   output(): string;
+  /**
+   * A call of the admin API: `body` sent as JSON, as the admin token unless `bearer` is given;
+   * the answer's status and JSON body (`{}` when it has none).
+   */
+  api(method: string, path: string, body?: unknown, bearer?: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** POST /introspect with the introspection token: the answer's JSON; anything but 200 throws. */
+  introspect(token: string): Promise<Record<string, unknown>>;
   /** An RS256 ID token with these claims, signed by the stand-in issuer named by `claims.iss`. */
   signIdToken(claims: { iss: string } & Record<string, unknown>): Promise<string>;
   /** Stops the whole process group and removes `dir`. Safe to call twice. */
@@ -158,6 +166,24 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     vars,
     dir,
     output: () => output,
+    async api(method, path, body, bearer = vars.ADMIN_TOKEN!) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    },
+    async introspect(token) {
+      const response = await fetch(`${url}/introspect`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${vars.INTROSPECTION_TOKEN}`, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token }),
+      });
+      if (response.status !== 200) throw new Error(`POST /introspect answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as Record<string, unknown>;
+    },
     async signIdToken(claims) {
       const response = await fetch(`${issuerUrl}/__control/sign`, {
         method: "POST",
