@@ -160,7 +160,6 @@ async function main() {
     variants[name] = { script: await buildVariant(name, [], entry) };
   }
   const readable = await buildVariant("readable", []);
-  for (const v of Object.values(variants)) v.script ??= readable;
   const { mf, urls, x1Body, pool } = await setUp({ root: ROOT, out: OUT, log, initialTokens: 2000, extra: variants, withDw: true, inspectorPort: cpuProfile ? INSPECTOR_PORT : undefined, realScript: readable });
   try {
     const serverPid = findWorkerdPid();

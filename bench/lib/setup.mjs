@@ -47,12 +47,15 @@ export async function expectOk(url, body, what) {
  * `extra` adds variants of the real worker (profile.mjs): { name: { script?, limiters?, queue? } },
  * `limiters` naming the rate limiter bindings it gets (default: all, never throttling),
  * `queue: "send-only"` binding the audit queue's producer to a queue nobody consumes;
- * `realScript` runs X1/X1a from another build of the same source than the production bundle.
+ * `realScript` runs X1, X1a and every extra variant without a script of its own from another
+ * build of the same source, and then no production bundle is built (`bundle` is null).
  * Returns URLs by variant, the X1 body, the X2 token pool, the outbound counter and more.
  */
 export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = {}, withDw = false, inspectorPort, realScript }) {
-  log("building the production bundle (wrangler deploy --dry-run) and the bench workers");
-  const bundle = buildProduction(root, join(out, "worker"));
+  // With `realScript` (the profiler's readable build) the production bundle would go unused.
+  log(realScript ? "building the bench workers" : "building the production bundle (wrangler deploy --dry-run) and the bench workers");
+  const bundle = realScript ? null : buildProduction(root, join(out, "worker"));
+  const real = realScript ?? bundle.script;
   const scripts = await buildBenchWorkers(root, join(out, "bench-workers"));
 
   // The network edge: every outbound fetch of every worker lands on the fake CI issuer, counted.
@@ -95,14 +98,14 @@ export async function setUp({ root, out, log, initialTokens, orgs = 10, extra = 
   const mf = new Miniflare({
     inspectorPort,
     workers: [
-      realWorker("x", realScript ?? bundle.script),
-      realWorker("xa", realScript ?? bundle.script, LIMITERS, { ...producing, ...consuming }),
+      realWorker("x", real),
+      realWorker("xa", real, LIMITERS, { ...producing, ...consuming }),
       reference("a"),
       reference("c"),
       reference("d"),
       ...(withDw ? [reference("dw")] : []),
       realWorker("count", scripts.count, LIMITERS, producing),
-      ...Object.entries(extra).map(([name, v]) => realWorker(name, v.script ?? bundle.script, v.limiters, v.queue === "send-only" ? sendOnly : {})),
+      ...Object.entries(extra).map(([name, v]) => realWorker(name, v.script ?? real, v.limiters, v.queue === "send-only" ? sendOnly : {})),
     ],
     // The real worker logs one JSON line per request; drain it (it still pays for writing it).
     handleRuntimeStdio(stdout, err) {
