@@ -16,15 +16,10 @@ import { meteredDb } from "../support/d1-meter";
 import { callWorker } from "../support/exchange-forge";
 import { seedRwx } from "../support/exchange-seed";
 import { ISSUERS, signToken } from "../support/issuer";
-import { laggingReplica, primaryPosition, type Row } from "../support/replica";
+import { hiding, laggingReplica, notRevokedYet, primaryPosition } from "../support/replica";
 import { expectPageError, UiBrowser } from "../ui/support";
 
 const HEADER = "Sts-Bookmark";
-
-/** A replica that has not seen the rows whose `id` is in `fresh` (filled as the test writes them). */
-function hiding(fresh: Set<string>, at?: string) {
-  return laggingReplica(env.DB, (row) => (typeof row.id === "string" && fresh.has(row.id) ? null : row), at);
-}
 
 function request(db: D1Database, method: string, path: string, options: { token?: string; body?: unknown; bookmark?: string } = {}) {
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? env.ADMIN_TOKEN}` };
@@ -136,8 +131,7 @@ describe("changes at the admin API are decided on the primary", () => {
     const job = ((await (await exchangeToken(await signToken(ISSUERS.rwx, claims))).json()) as { access_token: string }).access_token;
     const revoke = new Request(`${BASE}/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token: job }) });
     expect((await callWorker(revoke, {})).status).toBe(200);
-    const notRevokedYet = laggingReplica(env.DB, (row: Row) => ("not_revoked" in row ? { ...row, not_revoked: 1 } : row));
-    const meter = meteredDb(env.DB, notRevokedYet);
+    const meter = meteredDb(env.DB, notRevokedYet());
     await expectError(await request(meter.db, "POST", `/v1/projects/${projectId}/pull-tokens`, { token: job }), 401, "invalid_token");
     expect(meter.sessions).toEqual(["first-primary"]);
   });
@@ -166,14 +160,14 @@ describe("introspection", () => {
     expect(revoked.status).toBe(200);
 
     // A replica that has not replayed the revocation still finds the token in good standing.
-    const notRevokedYet = laggingReplica(env.DB, (row: Row) => ("not_revoked" in row ? { ...row, not_revoked: 1 } : row));
-    const meter = meteredDb(env.DB, notRevokedYet);
+    const stale = notRevokedYet();
+    const meter = meteredDb(env.DB, stale);
     expect(await (await introspect(meter.db)).json()).toEqual({ active: false });
     expect(meter.sessions).toEqual(["first-primary"]);
     expect(meter.trips.map((t) => t.via)).toEqual(["first-primary"]);
 
     // The control: read on that replica, the revoked token would still answer active.
-    expect(await (await introspect(meteredDb(notRevokedYet, notRevokedYet).db)).json()).toMatchObject({ active: true });
+    expect(await (await introspect(meteredDb(stale, stale).db)).json()).toMatchObject({ active: true });
   });
 });
 

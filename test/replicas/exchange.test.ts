@@ -15,10 +15,7 @@ import { meteredDb } from "../support/d1-meter";
 import { exchangeWithEnv, expectRefused } from "../support/exchange-forge";
 import { seedGithub, seedRwx } from "../support/exchange-seed";
 import { ISSUERS, rwxClaims, signToken, uuid } from "../support/issuer";
-import { laggingReplica } from "../support/replica";
-
-/** A replica that has not yet seen the trust relationships whose IDs are in `fresh`. */
-const missing = (fresh: Set<string>) => laggingReplica(env.DB, (row) => (typeof row.id === "string" && fresh.has(row.id) ? null : row));
+import { hiding } from "../support/replica";
 
 async function status(response: Response) {
   const body = (await response.json()) as { access_token?: string; error?: string };
@@ -40,7 +37,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     const { claims, relationshipId } = await seedRwx();
     const token = await signToken(ISSUERS.rwx, claims);
     await exchangeWithEnv({}, token);
-    const meter = meteredDb(env.DB, missing(new Set([relationshipId])));
+    const meter = meteredDb(env.DB, hiding(new Set([relationshipId])));
     const answer = await status(await exchangeWithEnv({ DB: meter.db }, token));
     expect(answer.status).toBe(200);
     expect(decodeJwt(answer.body.access_token!).trust_relationship_id).toBe(relationshipId);
@@ -54,7 +51,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     const token = await signToken(ISSUERS.rwx, claims);
     await exchangeWithEnv({}, token);
     // The control: every session, the primary's too, reads through the lagging replica.
-    const lagging = missing(new Set([relationshipId]));
+    const lagging = hiding(new Set([relationshipId]));
     const meter = meteredDb(lagging, lagging);
     await expectRefused(await exchangeWithEnv({ DB: meter.db }, token), "no_trust_relationship");
     expect(meter.sessions).toEqual(["first-unconstrained"]);
@@ -64,7 +61,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
     const { claims, projectId, relationshipId } = await seedRwx();
     const token = await signToken(ISSUERS.rwx, claims);
     await exchangeWithEnv({}, token, { audience: projectId });
-    const meter = meteredDb(env.DB, missing(new Set([relationshipId])));
+    const meter = meteredDb(env.DB, hiding(new Set([relationshipId])));
     expect((await status(await exchangeWithEnv({ DB: meter.db }, token, { audience: projectId }))).status).toBe(200);
     expect(meter.trips.map((t) => t.via)).toEqual(["first-unconstrained", "binding"]);
   });
@@ -96,7 +93,7 @@ describe("a token with a jti (GitHub, Buildkite)", () => {
   it("never reads a replica, so a relationship created a moment ago admits it in that one batch", async () => {
     const { claims, relationshipId } = await seedGithub();
     await exchangeWithEnv({}, await signToken(ISSUERS.github, { ...claims, jti: uuid() }));
-    const meter = meteredDb(env.DB, missing(new Set([relationshipId])));
+    const meter = meteredDb(env.DB, hiding(new Set([relationshipId])));
     expect((await status(await exchangeWithEnv({ DB: meter.db }, await signToken(ISSUERS.github, { ...claims, jti: uuid() })))).status).toBe(200);
     expect(meter.trips.map((t) => t.via)).toEqual(["binding"]);
   });

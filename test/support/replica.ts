@@ -10,6 +10,8 @@
  * the replica or asking the primary.
  */
 
+import { env } from "cloudflare:workers";
+
 export type Row = Record<string, unknown>;
 
 export function laggingReplica(db: D1Database, stale: (row: Row) => Row | null, at?: string): D1Database {
@@ -59,3 +61,11 @@ export async function primaryPosition(db: D1Database): Promise<string> {
   await session.prepare("SELECT 1").all();
   return session.getBookmark()!;
 }
+
+/** A replica that has not seen the rows whose `id` is in `fresh` (filled as a test writes them). */
+export function hiding(fresh: Set<string>, at?: string): D1Database {
+  return laggingReplica(env.DB, (row) => (typeof row.id === "string" && fresh.has(row.id) ? null : row), at);
+}
+
+/** A replica that has not replayed a revocation: every token still reads as not revoked. */
+export const notRevokedYet = (): D1Database => laggingReplica(env.DB, (row) => ("not_revoked" in row ? { ...row, not_revoked: 1 } : row));
