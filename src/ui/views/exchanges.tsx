@@ -40,6 +40,23 @@ function Refusal({ e }: { e: ExchangeEvent }) {
   );
 }
 
+/** A verdict as words: `would_admit` → "would admit", `not_evaluated` → "not evaluated". */
+const words = (result: string): string => result.replace("_", " ");
+
+/** What each shadow relationship would have done, in the exchange's record and in explain's answer alike. */
+function ShadowVerdicts({ shadow, none }: { shadow: readonly { relationship_id: string; result: string; reason: string | null }[]; none: string }) {
+  if (shadow.length === 0) return <>{none}</>;
+  return (
+    <ul class="plain compact">
+      {shadow.map((s) => (
+        <li>
+          <code>{s.relationship_id}</code> {words(s.result)} {s.reason && <code>{s.reason}</code>}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function Outcome({ e }: { e: ExchangeEvent }) {
   return e.outcome === "minted" ? (
     <span>
@@ -93,17 +110,7 @@ function Exchange({ e, base }: { e: ExchangeEvent; base: string }) {
         </dd>
         <dt>Shadow</dt>
         <dd>
-          {e.shadow.length === 0 ? (
-            "no shadow relationship"
-          ) : (
-            <ul class="plain compact">
-              {e.shadow.map((s) => (
-                <li>
-                  <code>{s.relationship_id}</code> {s.result.replace("_", " ")} {s.reason && <code>{s.reason}</code>}
-                </li>
-              ))}
-            </ul>
-          )}
+          <ShadowVerdicts shadow={e.shadow} none="no shadow relationship" />
         </dd>
         {e.pinned && (
           <>
@@ -243,7 +250,9 @@ function Trace({ e }: { e: Explanation }) {
           <dt>Token</dt>
           <dd>{`${e.token.provider ? PROVIDER_LABEL[e.token.provider] : "unknown issuer"}, signature ${e.token.signature_verified ? "verified" : "not verified"}`}</dd>
           <dt>Shadow</dt>
-          <dd>{x.shadow.length === 0 ? "none" : x.shadow.map((s) => `${s.relationship_id} ${s.result.replace("_", " ")}${s.reason ? ` (${s.reason})` : ""}`).join("; ")}</dd>
+          <dd>
+            <ShadowVerdicts shadow={x.shadow} none="none" />
+          </dd>
           <dt>Evaluated</dt>
           <dd>
             <Time at={e.evaluated_at} seconds />
@@ -270,7 +279,7 @@ function Trace({ e }: { e: Explanation }) {
         {e.relationships.map((r) => (
           <div class="trace-item" id={r.id}>
             <h3>
-              {`${PROVIDER_LABEL[r.provider as ProviderName] ?? r.provider} ${r.id}: ${r.result.replace("_", " ")}`}
+              {`${PROVIDER_LABEL[r.provider as ProviderName] ?? r.provider} ${r.id}: ${words(r.result)}`}
               {r.failed_check && ` (${r.failed_check})`}
             </h3>
             <p class="hint">{`${r.mode}${r.description ? `: ${r.description}` : ""}`}</p>
