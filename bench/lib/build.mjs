@@ -43,6 +43,7 @@ export function buildProduction(root, outdir) {
   });
   if (result.status !== 0) throw new Error(`wrangler dry-run failed:\n${result.stdout}\n${result.stderr}`);
   const script = join(outdir, "index.js");
+  if (!existsSync(`${script}.map`)) throw new Error(`${script}.map missing: the bench reads the bundle's sources from its map (wrangler.toml: upload_source_maps = true)`);
   const bytes = readFileSync(script);
   const upload = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(result.stdout);
   return {
@@ -50,17 +51,17 @@ export function buildProduction(root, outdir) {
     rawBytes: bytes.length,
     gzipBytes: gzipSync(bytes).length,
     wranglerReport: upload ? { rawKiB: Number(upload[1]), gzipKiB: Number(upload[2]) } : null,
-    largestInputs: largestInputs(bytes.toString("utf8"), existsSync(`${script}.map`) ? JSON.parse(readFileSync(`${script}.map`, "utf8")) : null),
+    largestInputs: largestInputs(bytes.toString("utf8"), JSON.parse(readFileSync(`${script}.map`, "utf8"))),
   };
 }
 
 /**
- * The bundle's biggest contributors, in bytes of output: from the `// path` markers of an
- * unminified bundle, or, when it is minified (wrangler.toml's `minify`), from its source map
- * (`upload_source_maps`), each generated character counted for the source it maps to.
+ * The bundle's biggest contributors, in bytes of output, from its source map (wrangler.toml's
+ * `upload_source_maps`; the upload is minified, so it has no other trace of its sources),
+ * each generated character counted for the source it maps to.
  */
 function largestInputs(source, map) {
-  const sizes = map ? sizesFromSourceMap(source, map) : sizesFromMarkers(source);
+  const sizes = sizesFromSourceMap(source, map);
   const groups = new Map();
   for (const [path, size] of sizes) {
     const group = path.replace(/^(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/v4\/[^/]+)?|src\/[^/]+).*/, "$1");
@@ -71,20 +72,6 @@ function largestInputs(source, map) {
 
 // A worktree's node_modules may be a symlink, named by its real path (../../main/node_modules/…).
 const normalize = (path) => path.replace(/^.*?\/(?=node_modules\/|src\/)/, "");
-
-function sizesFromMarkers(source) {
-  const marker = /^\/\/ (?:(?:\.\.\/)+[^/]+\/)?((?:node_modules|src)\/\S+)$/gm;
-  const sizes = new Map();
-  let last = null;
-  let lastIndex = 0;
-  for (let m; (m = marker.exec(source)); ) {
-    if (last) sizes.set(last, (sizes.get(last) ?? 0) + m.index - lastIndex);
-    last = m[1];
-    lastIndex = m.index;
-  }
-  if (last) sizes.set(last, (sizes.get(last) ?? 0) + source.length - lastIndex);
-  return sizes;
-}
 
 const VLQ = Object.fromEntries([..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].map((c, i) => [c, i]));
 
