@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run openapi`: writes public/openapi.json, the document `GET /openapi.json` serves (a
- * static asset, outside the worker's bundle), from the routes' own zod schemas
+ * static asset, outside the worker's bundle), from the routes' own schemas
  * (src/routes/operations.ts). Run it after changing
  * a route, its schemas or its description, and commit the result; test/openapi fails until
  * the committed document is what the schemas make. `--check` only says whether it is;

@@ -5,7 +5,7 @@
  * tokens) stay optional here: a missing one fails the route that needs it with its own
  * configuration hint, never the whole service.
  */
-import * as z from "zod/mini";
+import * as z from "./schema";
 import { StsError } from "./errors";
 
 export type ProviderName = "github" | "circleci" | "buildkite" | "rwx";
@@ -64,8 +64,7 @@ export interface Config {
 
 /**
  * A whole number from 1 to `max`, given as a number or as text (`wrangler.toml` vars and
- * `.dev.vars` alike). `Number()` is what `z.coerce.number()` does, without the rest of
- * zod's coercions (dates, bigints) in the Worker's bundle.
+ * `.dev.vars` alike), read with `Number()`.
  */
 const count = (max: number) => z.pipe(z.transform((value: unknown) => Number(value)), z.number().check(z.int(), z.gte(1), z.lte(max)));
 

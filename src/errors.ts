@@ -9,7 +9,7 @@
  * `retryAfter` (seconds) replaces a 429/503's default `Retry-After` when the thrower knows
  * when a retry can succeed (e.g. the rest of a key-refetch cooldown).
  */
-import * as z from "zod/mini";
+import * as z from "./schema";
 import { documentedOnly } from "./documented";
 
 export type Reason =

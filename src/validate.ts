@@ -1,54 +1,16 @@
 /**
- * zod at every door: one mapping from a schema's first issue to `field_invalid` naming the
- * field, so the admin API and the settings page refuse the same input with the same words.
+ * One mapping from a schema's first issue to `field_invalid` naming the field, so the admin
+ * API and the settings page refuse the same input with the same words (the schemas' own, in
+ * schema/).
  *
  * It reads no request (routes/body.ts reads HTTP bodies, the settings page its forms) and
  * says nothing about what a field means (the schemas beside each domain verb do).
  */
-import { config, type z } from "zod/mini";
-import type { $ZodRawIssue as Issue } from "zod/v4/core";
+import type * as z from "./schema";
 import { StsError } from "./errors";
 
-const UNITS: Record<string, string> = { string: "character", array: "item" };
-
-/**
- * The words of an issue whose schema gave none of its own. zod/mini installs no locale
- * (without one every issue reads "Invalid input"), and its English one is a kilobyte of the
- * Worker's bundle for formats and types no schema here has; these say the same things for
- * the checks the schemas use, in the README's style ("ttl_seconds: must be at most 3600").
- */
-function describeIssue(issue: Issue): string {
-  switch (issue.code) {
-    case "invalid_type":
-      // Only the raw issue still holds the input: a field that is not there is missing, not mistyped.
-      if (issue.input === undefined) return "is required";
-      return `must be ${issue.expected === "int" ? "an integer" : /^[aeiou]/.test(issue.expected) ? `an ${issue.expected}` : `a ${issue.expected}`}`;
-    case "invalid_value":
-      return issue.values.length === 1 ? `must be ${JSON.stringify(issue.values[0])}` : oneOf(issue.values);
-    case "too_big":
-    case "too_small": {
-      const bound = issue.code === "too_big" ? issue.maximum : issue.minimum;
-      const relation = issue.exact ? "exactly" : issue.code === "too_big" ? (issue.inclusive ? "at most" : "less than") : issue.inclusive ? "at least" : "more than";
-      const unit = UNITS[issue.origin];
-      if (!unit) return `must be ${relation} ${String(bound)}`;
-      return `must be ${relation} ${String(bound)} ${unit}${Number(bound) === 1 ? "" : "s"} long`;
-    }
-    case "invalid_format":
-      return issue.format === "regex" && issue.pattern ? `must match ${issue.pattern}` : `must be a valid ${issue.format}`;
-    case "invalid_union":
-      // A discriminated union names its discriminator's accepted values (`provider`).
-      return Array.isArray(issue.options) ? oneOf(issue.options) : "matches none of the accepted forms";
-    default:
-      return "is invalid";
-  }
-}
-
-const oneOf = (values: readonly unknown[]): string => `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
-
-config({ localeError: describeIssue });
-
 /** The typed value, or `field_invalid` naming the first bad field. */
-export function validate<T>(schema: z.ZodMiniType<T>, value: unknown): T {
+export function validate<T>(schema: z.Schema<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -9,7 +9,7 @@
  * the project and whether the token's replay record exists. It mints nothing, consumes no
  * `jti`, pins nothing and writes nothing but its audit record (what it concluded, who asked).
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeProject } from "../access/reach";
 import type { ProviderName } from "../config";
 import { findProjectRelationshipsAndReplay } from "../db/trust-relationships";

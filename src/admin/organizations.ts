@@ -2,7 +2,7 @@
  * Organizations (SPEC §5): the operator creates them; whoever reaches one may read it.
  * Access is decided by `access/reach.ts`; storage is `db/organizations.ts`.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeOrg, requireOperator } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";

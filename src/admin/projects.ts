@@ -3,7 +3,7 @@
  * reaches the organization (deleting and creating need an admin). Deleting a project
  * removes its relationships and static tokens and so ends every token made for it.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeOrg, authorizeProject } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/organizations";

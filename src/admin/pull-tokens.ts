@@ -4,7 +4,7 @@
  * from, and named after it so they die with it. Signed, short-lived, never stored or
  * listed; the claims are `tokens/pull-tokens.ts`, who may ask is `access/reach.ts`.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import type { Principal } from "../access/principal";
 import { authorizeRegistry } from "../access/reach";
 import { documentedOnly } from "../documented";

@@ -6,7 +6,7 @@
  * its change record; lists carry the masked preview, never the plaintext (not stored) or
  * its hash (never selected). Generating and hashing are `tokens/static-tokens.ts`.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeOrg, authorizeProject, authorizeUser, pathId, type Access } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/static-tokens";

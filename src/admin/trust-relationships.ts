@@ -8,7 +8,7 @@
  * the same bodies with the same field names. Matching a relationship against a token is
  * not here: `trust/` does that.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeProject, pathId } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/trust-relationships";
@@ -49,7 +49,7 @@ export const RelationshipBody = z.discriminatedUnion(
   "provider",
   PROVIDER_NAMES.map((name) =>
     z.strictObject({ ...CommonRelationshipFields.shape, provider: z.literal(name), ...PROVIDERS[name].relationshipSchema.shape }),
-  ) as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]],
+  ) as unknown as [z.ObjectSchema, ...z.ObjectSchema[]],
 );
 
 /** A relationship as the API shows it (`renderRelationship`), per provider: its fields flattened in, pinned IDs once known. */
@@ -67,7 +67,7 @@ export const TrustRelationshipResponse = /* @__PURE__ */ documentedOnly(() => z.
       token_ttl_seconds: z.number().check(z.int()),
       created_at: z.number().check(z.int()),
     }),
-  ) as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]],
+  ) as unknown as [z.ObjectSchema, ...z.ObjectSchema[]],
 ));
 
 /** A relationship body, validated: the common fields and the provider's own (`subject`). */

@@ -3,7 +3,7 @@
  * user reads themselves; an organization's admins add and remove members, and whoever
  * reaches the organization lists them. To change a role, remove and add again.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeOrg, authorizeUser, pathId, requireOperator } from "../access/reach";
 import { ID_PATTERN } from "../db/d1";
 import * as stored from "../db/users";

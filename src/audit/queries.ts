@@ -9,7 +9,7 @@
  * passes its parameters validated with `AuditQuery`, or a reader that does so, called only
  * once the caller may read (so a refused caller learns nothing from its parameters' errors).
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { authorizeOrg, type ReachContext } from "../access/reach";
 import { readInput, type Input } from "../admin/context";
 import { ID_PATTERN } from "../db/d1";

@@ -6,7 +6,7 @@
  * like GitHub's IDs; once pinned, a token without them is refused, since leaving a claim
  * out must not be a way around the pin.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { claimValue, newPins, pickClaims, UUID_PATTERN, type IdentityCheck, type Provider } from "./provider";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,99})$/;

@@ -8,7 +8,7 @@
  * the organization's UUID. That token is handed to every service the job talks to (AWS,
  * Vault, any SaaS), so any of them could replay it here: admitting it is opt-in.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { pickClaims, UUID_PATTERN, type Provider } from "./provider";
 
 const ORG_ID = "oidc.circleci.com/org-id";

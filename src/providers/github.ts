@@ -6,7 +6,7 @@
  * when not given, so a re-registered owner or repository with the same names is refused.
  * `sub` is never parsed: repositories choose its shape.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { claimValue, newPins, pickClaims, type Claims, type IdentityCheck, type Provider } from "./provider";
 
 // An enterprise slug as relationships may spell it (compared in lower case), and as an

@@ -5,7 +5,7 @@
  * indexed lookup key, and how a stored relationship's identity fields compare with a
  * verified token. It does no I/O: the verifier fetches keys, `db/` stores relationships.
  */
-import type { z } from "zod/mini";
+import type * as z from "../schema";
 import type { ProviderName } from "../config";
 
 export type Claims = Record<string, unknown>;
@@ -77,7 +77,7 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
   maxLifetimeSeconds: number;
   maxAgeSeconds: number;
   /** Claims the verifier requires beyond iss/aud/exp/iat, with their types. */
-  claims: z.ZodMiniType<Claims>;
+  claims: z.Schema<Claims>;
   /** Claim names `conditions` may use; an entry ending in `*` is a prefix. */
   conditionClaims: readonly string[];
   /**
@@ -112,7 +112,7 @@ export interface Provider<S extends Record<string, unknown> = Record<string, unk
    * Provider-specific fields of a trust relationship body (strict): an object schema, whose
    * members the documented body and response take beside the common fields.
    */
-  relationshipSchema: z.ZodMiniType<S> & { shape: z.core.$ZodShape };
+  relationshipSchema: z.Schema<S> & { shape: z.Shape };
   /** Where a relationship with these fields is found by `identify`'s keys. */
   relationshipIdentity(subject: S): JobIdentity;
   /**

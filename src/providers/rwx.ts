@@ -4,7 +4,7 @@
  * The vault is the whole identity: `sub` is opaque and compared exactly (case included).
  * There is no repository, branch or commit to condition on.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { pickClaims, type Provider } from "./provider";
 
 const SUBJECT = z.string().check(z.minLength(1), z.maxLength(512), z.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"));

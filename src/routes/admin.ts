@@ -4,7 +4,7 @@
  * verb does, is the domain's (`admin/`, deciding access through `access/`); a body is read
  * only once the verb knows the caller may act.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { createOrganization, getOrganization, NewOrganization, OrganizationView } from "../admin/organizations";
 import { createProject, deleteProject, getProject, listProjects, NewProject, ProjectView } from "../admin/projects";
 import {

@@ -6,7 +6,7 @@
  * HTTP only: query parameters are read here (each at most once), validated with the
  * domain's schema and handed to `listOrgAudit`; events are built and sent by src/audit/.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { auditNetwork } from "../access/client-network";
 import type { Changed } from "../admin/changes";
 import type { AdminContext } from "../admin/context";

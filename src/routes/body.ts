@@ -1,6 +1,6 @@
 /**
  * Reading request bodies at the door: size-capped before parsing, then form or JSON, each
- * with one meaning (no repeated parameter or member), then a zod schema. Everything inward
+ * with one meaning (no repeated parameter or member), then a schema. Everything inward
  * receives typed data.
  *
  * One rule for every route: a request with no content type and an empty body has no
@@ -12,7 +12,7 @@
  *
  * It does not decide what a field means; the route's schema does.
  */
-import type { z } from "zod/mini";
+import type * as z from "../schema";
 import { StsError } from "../errors";
 import { readRequestText } from "../read-capped";
 import { parseStrictJson } from "../strict-json";
@@ -83,13 +83,13 @@ function parseJson(text: string): unknown {
  * An OAuth request body (RFC 6749 §3.2, RFC 8693 §2.1): form-encoded, or JSON with the
  * same field names as a single object.
  */
-export async function readOAuthBody<T>(c: AppContext, schema: z.ZodMiniType<T>): Promise<T> {
+export async function readOAuthBody<T>(c: AppContext, schema: z.Schema<T>): Promise<T> {
   const fields = await readFields(c, [FORM, JSON_TYPE]);
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new StsError("body_malformed");
   return validate(schema, fields);
 }
 
 /** A JSON body of the admin API. */
-export async function readJsonBody<T>(c: AppContext, schema: z.ZodMiniType<T>): Promise<T> {
+export async function readJsonBody<T>(c: AppContext, schema: z.Schema<T>): Promise<T> {
   return validate(schema, await readFields(c, [JSON_TYPE]));
 }

@@ -4,7 +4,7 @@
  * and JSON bodies in, status and JSON out; who may do what, and what each verb does, is
  * the domain's (`admin/`, deciding access through `access/`).
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { IssuedPullToken, NewPullToken, createPullToken } from "../admin/pull-tokens";
 import {
   IssuedStaticToken,

@@ -2,15 +2,17 @@
  * How a route is documented, and how those descriptions become the OpenAPI 3.1 document.
  *
  * Every route file declares an `Operation` per route beside its handlers (keyed
- * `"METHOD /path/{param}"`), naming the zod schemas the route validates with and renders
+ * `"METHOD /path/{param}"`), naming the schemas the route validates with and renders
  * through; `openapi.ts` collects them. Schemas become JSON Schema with zod's own
- * `toJSONSchema` from `zod/v4/core`, which takes classic and `zod/mini` schemas alike, so
- * this file never depends on which flavour the schemas are written in.
+ * `toJSONSchema`, each rebuilt with zod from its definition (`schema/zod.ts`); only
+ * `npm run openapi` and the tests call `openApiDocument`, so zod stays out of the Worker.
  *
  * It does not decide what a route accepts or answers (the schemas and handlers do), and it
  * reads no request: `openApiDocument` is a pure function of the operations.
  */
 import { registry, toJSONSchema, type $ZodType } from "zod/v4/core";
+import type { Schema } from "../schema";
+import { toZod } from "../schema/zod";
 import { BOOKMARK_PATTERN } from "../db/replicas";
 import { ErrorBody } from "../errors";
 import { SESSION_COOKIE } from "../ui/session";
@@ -55,7 +57,7 @@ export interface RequestBody {
    * §3.2 endpoints); `form`: an HTML form post.
    */
   media: "json" | "oauth" | "form";
-  schema: $ZodType;
+  schema: Schema;
   /** False when the route also takes no body at all (its fields' defaults apply). */
   required: boolean;
   examples?: Record<string, Example>;
@@ -64,7 +66,7 @@ export interface RequestBody {
 /** A response that is not a refusal: a JSON body (`schema`), a text body of one of `text`'s media types (a page, a stylesheet), or no content. */
 export interface Reply {
   description: string;
-  schema?: $ZodType;
+  schema?: Schema;
   text?: readonly string[];
   /** Response header name → what it carries. */
   headers?: Record<string, string>;
@@ -77,8 +79,8 @@ export interface Operation {
   security: Security;
   /** Path parameter name → description; a name left out gets the common description below. */
   params?: Record<string, string>;
-  /** The zod object the route validates its query with; each member becomes a query parameter. */
-  query?: $ZodType;
+  /** The object schema the route validates its query with; each member becomes a query parameter. */
+  query?: Schema;
   body?: RequestBody;
   responses: Partial<Record<number, Reply>>;
   /** The refusals this route can answer, each with the shared error body (an HTML page, for a `page`). */
@@ -186,9 +188,9 @@ type Io = "input" | "output";
  * `components.schemas` and referred to by `$ref`. A name must mean one schema: the same
  * name converted differently (say as input and as output) throws.
  */
-function schemaConverter(named: Record<string, $ZodType>) {
+function schemaConverter(named: Record<string, Schema>) {
   const metadata = registry<{ id: string }>();
-  for (const [id, schema] of Object.entries({ Error: ErrorBody, ...named })) metadata.add(schema, { id });
+  for (const [id, schema] of Object.entries({ Error: ErrorBody, ...named })) metadata.add(zodOf(schema), { id });
   const components: Record<string, JsonSchema> = {};
   const componentJson: Record<string, string> = {};
   const toComponents = (value: unknown): unknown => {
@@ -198,8 +200,8 @@ function schemaConverter(named: Record<string, $ZodType>) {
       Object.entries(value).map(([k, v]) => [k, k === "$ref" && typeof v === "string" ? v.replace(/^#\/\$defs\//, "#/components/schemas/") : toComponents(v)]),
     );
   };
-  const convert = (schema: $ZodType, io: Io): JsonSchema => {
-    const converted = toJSONSchema(schema, { io, target: "draft-2020-12", metadata, override: refuseRegexFlags });
+  const convert = (schema: Schema, io: Io): JsonSchema => {
+    const converted = toJSONSchema(zodOf(schema), { io, target: "draft-2020-12", metadata, override: refuseRegexFlags });
     const { $schema: _dialect, $defs, ...root } = converted as JsonSchema;
     for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, JsonSchema>)) {
       const lifted = toComponents(definition) as JsonSchema;
@@ -213,7 +215,9 @@ function schemaConverter(named: Record<string, $ZodType>) {
   return { convert, components };
 }
 
-type Convert = (schema: $ZodType, io: Io) => JsonSchema;
+type Convert = (schema: Schema, io: Io) => JsonSchema;
+
+const zodOf = (schema: Schema): $ZodType => toZod(schema) as unknown as $ZodType;
 
 /**
  * JSON Schema patterns have no flags (JSON Schema 2020-12 §6.3.3): a zod regex with `i`,
@@ -283,7 +287,7 @@ function parameters(path: string, op: Operation) {
     schema: { type: "string" },
   }));
   // Each member of the query object is a parameter of its own, inline.
-  const query = op.query ? (toJSONSchema(op.query, { io: "input", target: "draft-2020-12", override: refuseRegexFlags }) as JsonSchema) : undefined;
+  const query = op.query ? (toJSONSchema(zodOf(op.query), { io: "input", target: "draft-2020-12", override: refuseRegexFlags }) as JsonSchema) : undefined;
   const properties = (query?.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((query?.required ?? []) as string[]);
   const inQuery = Object.entries(properties).map(([name, schema]) => {
@@ -328,7 +332,7 @@ export interface DocumentInfo {
  * The OpenAPI 3.1 document of these operations. Schemas are JSON Schema 2020-12 (OpenAPI
  * 3.1's own dialect); those in `named` become `components.schemas` of that name.
  */
-export function openApiDocument(operations: Operations, info: DocumentInfo, named: Record<string, $ZodType> = {}) {
+export function openApiDocument(operations: Operations, info: DocumentInfo, named: Record<string, Schema> = {}) {
   const { convert, components } = schemaConverter(named);
   const paths: Record<string, Record<string, unknown>> = {};
   const refusals = new Set<string>();

@@ -10,7 +10,7 @@
  * Budgets (rate-limit.ts): the introspection caller has its own; `/revoke` counts a token
  * we signed against that token's identity, and anything else against its client network.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { identifyCredential, noteUse, ownTokenIdentity, secretsEqual, type Credential } from "../access/principal";
 import { revokeToken } from "../db/revoked-tokens";
 import { listUserOrgIds } from "../db/users";

@@ -1,6 +1,6 @@
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of every route, as `npm run openapi`
- * generated it from the routes' own zod schemas (`operations.ts`) into the static assets
+ * generated it from the routes' own schemas (`operations.ts`) into the static assets
  * (`public/openapi.json`). Serving a generated document keeps zod's JSON Schema conversion,
  * the route descriptions and the document itself out of the worker's bundle; test/openapi
  * fails whenever it differs from what the schemas make now.

@@ -7,7 +7,7 @@
  * route descriptions weigh on its bundle; test/openapi proves the served document is what
  * these operations make now, and that every route the app serves is here.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { OrganizationView } from "../admin/organizations";
 import { ProjectView } from "../admin/projects";
 import { IssuedPullToken } from "../admin/pull-tokens";

@@ -1,5 +1,5 @@
 /** `POST /token` — the RFC 8693 token exchange over HTTP: parse, limit, exchange, audit, render. */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { ID_PATTERN } from "../db/d1";
 import { documentedOnly } from "../documented";
 import { StsError } from "../errors";

@@ -4,7 +4,7 @@
  * `/healthz` is anonymous, so it must not cost a D1 query per request: one probe per
  * isolate (per database binding) answers every health check for a short window.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { documentedOnly } from "../documented";
 import { SCOPES } from "../tokens/scopes";
 import { Jwks, loadSigningKeys } from "../tokens/signing-keys";

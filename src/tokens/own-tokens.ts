@@ -14,7 +14,7 @@
  * unused bits of the last character, so one token would have 16 accepted spellings of its
  * signature, each a different string for anything that compares, hashes or caches tokens.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { ID_PATTERN } from "../db/d1";
 import { decodeBase64Url } from "../base64url";
 import { jsonObjectOf, verifySignature } from "./jws";

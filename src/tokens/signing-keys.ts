@@ -6,7 +6,7 @@
  * The public JWKS is built from an allowlist of public members, so no private member can
  * leak through it.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { documentedOnly } from "../documented";
 import { StsError } from "../errors";
 import { importSigningJwk } from "./jws";

@@ -11,7 +11,7 @@
  * projects: it sees only this project's relationships, and with an audience the exchange
  * never routes.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import type { ProviderName } from "../config";
 import { documentedOnly } from "../documented";
 import { StsError, toWire } from "../errors";

@@ -14,7 +14,7 @@
  * service's audience. It checks its own output against the providers' relationship
  * schemas, and it neither reads nor writes anything (admin/suggest.ts runs the verifier).
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import type { ProviderName } from "../config";
 import { documentedOnly } from "../documented";
 import { StsError } from "../errors";

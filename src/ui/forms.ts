@@ -4,7 +4,7 @@
  *
  * The page builds the same body a client would send to the admin API (a relationship's
  * JSON object, a member's `{ user_id, role }`) and hands it to the domain's own validation
- * (`parseRelationship`, the verbs' zod schemas); nothing here decides what is valid beyond
+ * (`parseRelationship`, the verbs' schemas); nothing here decides what is valid beyond
  * turning text fields into the JSON types the API takes. Field errors come back as
  * `field_invalid` with the detail `"<field>: <problem>"`, which `fieldErrorOf` splits.
  */

@@ -8,7 +8,7 @@
  * a field means is said in the operation's description); the handlers read the fields one
  * by one and hand them to the admin verbs, whose own schemas decide what is valid.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import type { ErrorStatus, Operation, Operations, Reply } from "../routes/document";
 import { CONDITION_ROWS, RELATIONSHIP_FIELDS } from "./forms";
 
@@ -27,7 +27,7 @@ export const READING: readonly ErrorStatus[] = [404, 429, 500, 503];
 export const POSTING: readonly ErrorStatus[] = [400, 403, 404, 409, 413, 415, 429, 500, 503];
 
 /** Every form carries the session's CSRF token (`csrf`), as its page rendered it. */
-export const form = <T extends z.core.$ZodShape>(shape: T) => z.object({ csrf: z.string(), ...shape });
+export const form = <T extends z.Shape>(shape: T) => z.object({ csrf: z.string(), ...shape });
 
 // Schemas are made by functions, not at module load: a `z.object()` call at the top level
 // would keep this file in the worker's bundle.
@@ -41,7 +41,7 @@ export const newTokenForm = () => form({ description: z.optional(z.string().chec
 
 /** A trust relationship's form: the provider, its fields under the API's names, the common ones, and condition rows. */
 export function relationshipForm() {
-  const fields: Record<string, z.ZodMiniType> = {};
+  const fields: Record<string, z.Schema> = {};
   for (const list of Object.values(RELATIONSHIP_FIELDS)) {
     for (const f of list) fields[f.name] = f.kind === "checkbox" ? z.optional(z.literal("true")) : z.optional(z.string());
   }

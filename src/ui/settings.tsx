@@ -10,7 +10,7 @@
  * `data-error`), never as JSON. What this file does not do: decide who may touch what
  * (`access/reach.ts`, through the verbs) or keep any token.
  */
-import * as z from "zod/mini";
+import * as z from "../schema";
 import { getOrganization } from "../admin/organizations";
 import { listMembers } from "../admin/users";
 import { listUserOrgIds } from "../db/users";

@@ -1,12 +1,12 @@
 /**
- * `GET /openapi.json`: the served document is exactly what the routes' zod schemas make now
+ * `GET /openapi.json`: the served document is exactly what the routes' schemas make now
  * (so the committed, generated file cannot drift), it documents exactly the routes the app
  * serves, its example relationships are accepted, and the conformance check every wire
  * helper applies (test/support/conformance.ts) really refuses what the document does not
  * say. That the document is valid OpenAPI 3.1 is checked in Node (test/node/openapi).
  */
 import { describe, expect, it } from "vitest";
-import * as z from "zod";
+import * as z from "../../src/schema";
 import { parseRelationship, RelationshipBody } from "../../src/admin/trust-relationships";
 import { app } from "../../src/app";
 import { PROVIDER_NAMES } from "../../src/providers/registry";
@@ -77,23 +77,23 @@ describe("GET /openapi.json", () => {
 
 describe("the generator", () => {
   const info = { title: "t", version: "1", description: "d" };
-  const withBody = (schema: z.ZodType) =>
+  const withBody = (schema: z.Schema) =>
     openApiDocument(
       { "POST /x": { tag: "discovery", summary: "x", security: "none", body: { media: "json", schema, required: true }, responses: {}, errors: [] } },
       info,
     );
 
   it("refuses a regex whose flags JSON Schema cannot carry, rather than document another pattern", () => {
-    expect(() => withBody(z.object({ slug: z.string().regex(/^[a-z]+$/i) }))).toThrow(/flags/);
-    expect(() => withBody(z.object({ slug: z.string().regex(/^[A-Za-z]+$/) }))).not.toThrow();
+    expect(() => withBody(z.object({ slug: z.string().check(z.regex(/^[a-z]+$/i)) }))).toThrow(/flags/);
+    expect(() => withBody(z.object({ slug: z.string().check(z.regex(/^[A-Za-z]+$/)) }))).not.toThrow();
   });
 
   it("refuses one component name for two different schemas", () => {
     const a = z.object({ a: z.string() });
     const b = z.object({ b: z.string() });
-    const op = (schema: z.ZodType) => ({ tag: "discovery" as const, summary: "x", security: "none" as const, responses: { 200: { description: "x", schema } }, errors: [] });
+    const op = (schema: z.Schema) => ({ tag: "discovery" as const, summary: "x", security: "none" as const, responses: { 200: { description: "x", schema } }, errors: [] });
     // One name, converted as input and as output differently (a default makes the field optional on input only).
-    const withDefault = z.object({ n: z.number().default(1) });
+    const withDefault = z.object({ n: z._default(z.number(), 1) });
     expect(() =>
       openApiDocument(
         { "GET /a": op(withDefault), "POST /b": { ...op(a), body: { media: "json", schema: withDefault, required: true } } },

@@ -125,7 +125,7 @@ describe("CircleCI identity", () => {
     expect(PROVIDERS.circleci.owner(claims, identity)).toBe(ORG);
   });
   it("admits the default audience only for relationships that opt in, and defaults them to not", () => {
-    const parsed = PROVIDERS.circleci.relationshipSchema.parse({ organization_uuid: ORG, project_uuid: PROJECT });
+    const parsed = PROVIDERS.circleci.relationshipSchema.safeParse({ organization_uuid: ORG, project_uuid: PROJECT }).data!;
     expect(parsed).toEqual({ organization_uuid: ORG, project_uuid: PROJECT, accept_default_audience: false });
     expect(PROVIDERS.circleci.acceptsDefaultAudience(parsed)).toBe(false);
     expect(PROVIDERS.circleci.acceptsDefaultAudience({ ...parsed, accept_default_audience: true })).toBe(true);

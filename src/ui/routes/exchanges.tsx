@@ -8,7 +8,7 @@
  * pasted ID token goes from the form to the verb and nowhere else: never into a page, a
  * log line or storage.
  */
-import * as z from "zod/mini";
+import * as z from "../../schema";
 import { authorizeProject } from "../../access/reach";
 import type { AdminContext } from "../../admin/context";
 import { explainSubjectToken } from "../../admin/explain";

@@ -7,7 +7,7 @@
  * renders the page again with the API's message beside that field; any other refusal is a
  * refusal page (`settings.tsx`'s onError).
  */
-import * as z from "zod/mini";
+import * as z from "../../schema";
 import { authorizeOrg } from "../../access/reach";
 import { createOrganization, getOrganization, NewOrganization } from "../../admin/organizations";
 import { createProject, listProjects, NewProject } from "../../admin/projects";

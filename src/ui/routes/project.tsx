@@ -7,7 +7,7 @@
  * it is read only once the caller may act. A refused field renders the form again with the
  * API's words beside it.
  */
-import * as z from "zod/mini";
+import * as z from "../../schema";
 import { authorizeProject } from "../../access/reach";
 import { getOrganization } from "../../admin/organizations";
 import { deleteProject, getProject } from "../../admin/projects";
