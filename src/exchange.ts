@@ -2,8 +2,8 @@
  * The exchange (RFC 8693), as its sequence diagram reads: verify → authorize → mint.
  *
  * Steady state: zero network requests (keys cached in the isolate) and one D1 round
- * trip: for a token with a `jti`, candidate relationships + replay record, batched, on the
- * primary; for a reusable token (no `jti`), the candidates alone, read from the nearest
+ * trip: for a token with a `jti`, the replay record's insert returning the candidate
+ * relationships, on the primary; for a reusable token (no `jti`), the candidates alone, read from the nearest
  * replica. A replica may lag behind the primary, so a refusal decided from a replica's
  * answer is re-read once on the primary before it is given: a relationship an admin has
  * just created admits at once. A refusal leaves nothing stored: a replay record made by a
@@ -109,7 +109,7 @@ export async function exchange(req: ExchangeRequest, deps: ExchangeDeps): Promis
   const token = await verifyIdToken(req.subjectToken, exchangeVerifyDeps(deps, req.audience));
   if (deps.trace) deps.trace.token = token;
   const replay = replayRecord(token);
-  // A token with a jti writes its replay record, so its one batch runs on the primary (the
+  // A token with a jti writes its replay record, so its one statement runs on the primary (the
   // binding itself: no session, whose bookmark nothing here would read); a reusable token
   // writes nothing (but a first pin), so the nearest replica may answer.
   const primary = deps.db;

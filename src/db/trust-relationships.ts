@@ -1,8 +1,8 @@
 /**
  * Trust relationships: stored with an exact `lookup_key` (the job's identity) and
  * `issuer_tenant` (the GitHub enterprise or CircleCI organization they name), so that the
- * exchange reads them with indexed equality lookups only (never LIKE), batched with the
- * replay insert into a single D1 round trip.
+ * exchange reads them with indexed equality lookups only (never LIKE), in the replay
+ * insert's own statement when there is one: a single D1 round trip.
  *
  * The exchange never reads another tenant's relationships: with an audience it reads that
  * project's; without, it reads the one project naming the job's identity, decided by two
@@ -152,8 +152,13 @@ export interface FoundCandidates extends Candidates {
 }
 
 /**
- * The exchange's single round trip: one project's relationships for the job's identity
- * and, for tokens with a `jti`, the replay record (a unique insert), in one batch.
+ * The exchange's single round trip: one project's relationships for the job's identity and,
+ * for tokens with a `jti`, the replay record (a unique insert) in the same statement. The
+ * insert's RETURNING clause reads the candidates as one JSON value, because two statements
+ * in a batch cost D1 about twice what the write alone adds to the read. An insert that finds
+ * the key already recorded returns no row: a replay, refused whatever the candidates say;
+ * they still attribute the refusal (its audit event, its shadow verdicts), so that refusal
+ * alone reads them with a second statement.
  */
 export function findCandidatesAndClaim(
   db: D1Handle,
@@ -162,26 +167,44 @@ export function findCandidatesAndClaim(
   audience: string | undefined,
   replay: { key: string; expiresAt: number } | undefined,
 ): Promise<FoundCandidates> {
-  const select = selectCandidates(db, provider, identity.lookupKey, audience);
-  const insert = replay
-    ? db.prepare("INSERT INTO used_subject_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(replay.key, replay.expiresAt)
-    : undefined;
   return d1(async () => {
-    const [found, inserted] = insert ? await db.batch<CandidateRow>([select, insert]) : [await select.all<CandidateRow>()];
-    const rows = found?.results ?? [];
-    const firstUse = insert ? (inserted?.meta.changes ?? 0) > 0 : true;
+    if (replay) {
+      const claimed = await claimStatement(db, provider, identity.lookupKey, audience, replay).first<{ candidates: string }>();
+      if (claimed) return { ...fromJson(JSON.parse(claimed.candidates) as CandidatesJson, audience), firstUse: true, claimedKey: replay.key };
+    }
+    const { results } = await selectCandidates(db, provider, identity.lookupKey, audience).all<CandidateRow>();
     return {
-      relationships: rows.filter((row): row is Row => row.id !== null && row.org_id !== null).map(fromRow),
+      relationships: results.filter((row): row is Row => row.id !== null && row.org_id !== null).map(fromRow),
       // Without audience every answer has one row at least, naming the lowest and highest project.
-      ambiguous: audience === undefined && rows.length > 0 && rows[0]!.route_first !== rows[0]!.route_last,
-      firstUse,
-      claimedKey: firstUse && replay ? replay.key : undefined,
+      ambiguous: audience === undefined && results.length > 0 && results[0]!.route_first !== results[0]!.route_last,
+      firstUse: replay === undefined,
+      claimedKey: undefined,
     };
   });
 }
 
 /** Without audience, LEFT JOINs: a row of nulls (but the route) when no relationship is read. */
 type CandidateRow = { [K in keyof Row]: Row[K] | null } & { route_first?: string | null; route_last?: string | null };
+
+/** The candidates as the claim returns them: each row's COLUMNS in order, and the route without audience. */
+type CandidatesJson = { rows: unknown[][]; first?: string | null; last?: string | null };
+
+const COLUMN_NAMES = COLUMNS.split(", ").map((column) => column.slice(2)) as (keyof Row)[];
+
+function fromJson(json: CandidatesJson, audience: string | undefined): Candidates {
+  return {
+    relationships: json.rows.map((values) => fromRow(Object.fromEntries(COLUMN_NAMES.map((name, i) => [name, values[i]])) as unknown as Row)),
+    ambiguous: audience === undefined && json.first !== json.last,
+  };
+}
+
+/** The enforce relationships naming the identity (?1, ?2): the lowest and highest project ID, two probes of a partial index. */
+const ROUTE = `route AS (
+  SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND mode = 'enforce' ORDER BY project_id ASC LIMIT 1) AS first,
+         (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND mode = 'enforce' ORDER BY project_id DESC LIMIT 1) AS last
+)`;
+/** The project the route names when it names one, else NULL (which no relationship has). */
+const ROUTED = "CASE WHEN route.first = route.last THEN route.first END";
 
 /**
  * The relationships of one project for a job identity, enforce and shadow: the audience's
@@ -202,17 +225,42 @@ function selectCandidates(db: D1Handle, provider: string, lookupKey: string, aud
   }
   return db
     .prepare(
-      `WITH route AS (
-         SELECT (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND mode = 'enforce' ORDER BY project_id ASC LIMIT 1) AS first,
-                (SELECT project_id FROM trust_relationships WHERE provider = ?1 AND lookup_key = ?2 AND mode = 'enforce' ORDER BY project_id DESC LIMIT 1) AS last
-       )
+      `WITH ${ROUTE}
        SELECT route.first AS route_first, route.last AS route_last, ${COLUMNS}
        FROM route
-       LEFT JOIN trust_relationships t
-         ON t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = CASE WHEN route.first = route.last THEN route.first END
+       LEFT JOIN trust_relationships t ON t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = ${ROUTED}
        LEFT JOIN projects p ON p.id = t.project_id`,
     )
     .bind(provider, lookupKey);
+}
+
+/**
+ * The replay record's insert, returning (when it inserted) the same candidates as
+ * `selectCandidates`, as `CandidatesJson` (`json()` keeps a subquery's JSON from being
+ * embedded as a string).
+ */
+function claimStatement(
+  db: D1Handle,
+  provider: string,
+  lookupKey: string,
+  audience: string | undefined,
+  replay: { key: string; expiresAt: number },
+): D1PreparedStatement {
+  const rows = (project: string) =>
+    `SELECT json_group_array(json_array(${COLUMNS})) FROM trust_relationships t JOIN projects p ON p.id = t.project_id
+     WHERE t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = ${project}`;
+  const candidates =
+    audience !== undefined
+      ? `json_object('rows', json((${rows("?3")})))`
+      : `(WITH ${ROUTE} SELECT json_object('first', route.first, 'last', route.last, 'rows', json((${rows(ROUTED)}))) FROM route)`;
+  const [key, expires] = audience !== undefined ? ["?4", "?5"] : ["?3", "?4"];
+  const statement = db.prepare(
+    `INSERT INTO used_subject_tokens (token_key, expires_at) VALUES (${key}, ${expires}) ON CONFLICT DO NOTHING
+     RETURNING ${candidates} AS candidates`,
+  );
+  return audience !== undefined
+    ? statement.bind(provider, lookupKey, audience, replay.key, replay.expiresAt)
+    : statement.bind(provider, lookupKey, replay.key, replay.expiresAt);
 }
 
 /**

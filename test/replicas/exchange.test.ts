@@ -77,7 +77,7 @@ describe("a reusable token (no jti: CircleCI, RWX)", () => {
 });
 
 describe("a token with a jti (GitHub, Buildkite)", () => {
-  it("keeps its single batched round trip (relationships + replay record) on the primary", async () => {
+  it("keeps its single round trip on the primary: the replay record's insert, returning the relationships", async () => {
     const { claims } = await seedGithub();
     await exchangeWithEnv({}, await signToken(ISSUERS.github, { ...claims, jti: uuid() })); // warm keys; pins the IDs
     const meter = meteredDb(env.DB);
@@ -86,8 +86,8 @@ describe("a token with a jti (GitHub, Buildkite)", () => {
     expect(meter.sessions).toEqual([]);
     expect(meter.trips).toHaveLength(1);
     expect(meter.trips[0]!.via).toBe("binding");
-    expect(meter.trips[0]!.sql).toHaveLength(2);
-    expect(meter.trips[0]!.sql[1]).toMatch(/^INSERT INTO used_subject_tokens/);
+    expect(meter.trips[0]!.sql).toHaveLength(1);
+    expect(meter.trips[0]!.sql[0]).toMatch(/^INSERT INTO used_subject_tokens .* RETURNING/s);
   });
 
   it("never reads a replica, so a relationship created a moment ago admits it in that one batch", async () => {
@@ -98,12 +98,13 @@ describe("a token with a jti (GitHub, Buildkite)", () => {
     expect(meter.trips.map((t) => t.via)).toEqual(["binding"]);
   });
 
-  it("is refused as a replay on the primary, without a second read", async () => {
+  it("is refused as a replay on the primary, whose insert returned nothing, then reads the relationships that attribute the refusal", async () => {
     const { claims } = await seedGithub();
     const token = await signToken(ISSUERS.github, { ...claims, jti: uuid() });
     expect((await status(await exchangeWithEnv({}, token))).status).toBe(200);
     const meter = meteredDb(env.DB);
     await expectRefused(await exchangeWithEnv({ DB: meter.db }, token), "token_replayed");
-    expect(meter.trips.map((t) => t.via)).toEqual(["binding"]);
+    expect(meter.trips.map((t) => t.via)).toEqual(["binding", "binding"]);
+    expect(meter.trips.map((t) => t.sql[0]!.split(" ")[0])).toEqual(["INSERT", "WITH"]);
   });
 });
