@@ -2,7 +2,7 @@
  * The schemas every door validates with: the part of zod/mini's functional API this project
  * writes (`z.object`, `z.string().check(z.regex(…))`, `z.pipe`, …), with zod's meaning and
  * issue order, in the Worker's own few kilobytes. zod's core was 9 KiB of the 70 KiB gzip
- * upload for a fraction of what it can do; the bundle's budget is 64.
+ * upload for a fraction of what it can do; the bundle's budget is 64 KiB.
  *
  * Each schema keeps the definition it was built from (`def`, plain data), so that
  * `schema/zod.ts` can rebuild it with zod itself for what only builds do: the OpenAPI document
