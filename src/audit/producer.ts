@@ -19,8 +19,8 @@
  * or counted (every environment of wrangler.toml binds it, and `npm run deploy:check` fails
  * one that does not). It does not build events (exchange-events.ts, admin-events.ts).
  */
-import { utf8Length } from "../utf8";
 import type { AuditEvent } from "./events";
+import { jsonArrays, type JsonArray } from "./json-arrays";
 
 /** What a request hands the producer: the queue, its `waitUntil`, and its ID for the log line. */
 export interface AuditSink {
@@ -44,8 +44,8 @@ const SEND_BATCH_BYTES = 240 * 1024;
 const SEND_BATCH_MESSAGES = 100;
 
 type Entry = { event: AuditEvent; requestId: string };
-/** A message's body and the events in it, so a failed send can name each. */
-type Packed = { body: string; bytes: number; entries: Entry[] };
+/** A message's body (`text`) and the events in it (`items`), so a failed send can name each. */
+type Packed = JsonArray<Entry>;
 
 interface Batch {
   queue: Queue;
@@ -75,9 +75,9 @@ async function flush(batch: Batch): Promise<void> {
   if (open === batch) open = null;
   for (const call of calls(pack(batch.entries))) {
     try {
-      await batch.queue.sendBatch(call.map(({ body }) => ({ body, contentType: "text" as const })));
+      await batch.queue.sendBatch(call.map(({ text }) => ({ body: text, contentType: "text" as const })));
     } catch (error) {
-      for (const { event, requestId } of call.flatMap((message) => message.entries)) {
+      for (const { event, requestId } of call.flatMap((message) => message.items)) {
         lostSends++;
         console.log(
           JSON.stringify({
@@ -97,25 +97,7 @@ async function flush(batch: Batch): Promise<void> {
 }
 
 /** The events as JSON arrays of at most `AUDIT_MESSAGE_BYTES` each, in order. */
-export function pack(entries: Entry[]): Packed[] {
-  const messages: Packed[] = [];
-  let current: { parts: string[]; bytes: number; entries: Entry[] } | null = null;
-  const close = () => {
-    if (current) messages.push({ body: `[${current.parts.join(",")}]`, bytes: current.bytes, entries: current.entries });
-    current = null;
-  };
-  for (const entry of entries) {
-    const json = JSON.stringify(entry.event);
-    const bytes = utf8Length(json) + 1; // and its comma or bracket
-    if (current && current.bytes + bytes > AUDIT_MESSAGE_BYTES) close();
-    current ??= { parts: [], bytes: 1, entries: [] };
-    current.parts.push(json);
-    current.bytes += bytes;
-    current.entries.push(entry);
-  }
-  close();
-  return messages;
-}
+export const pack = (entries: Entry[]): Packed[] => jsonArrays(entries, (entry) => JSON.stringify(entry.event), AUDIT_MESSAGE_BYTES);
 
 /** Messages grouped into `sendBatch` calls within Queues' per-call limits. */
 function calls(messages: Packed[]): Packed[][] {

@@ -7,6 +7,7 @@
 import { d1 } from "../db/d1";
 import type { D1Handle } from "../db/replicas";
 import type { AuditEvent } from "./events";
+import { jsonArrays } from "./json-arrays";
 
 /**
  * Who an event belongs to, and whether it is stored: over a relation `event(id, org_id,
@@ -24,12 +25,11 @@ const INSERT_EVENTS = `INSERT INTO audit_events (id, org_id, project_id, kind, o
   RETURNING id`;
 
 /**
- * Most characters of events one statement takes. D1 binds at most 100 parameters, so many
- * rows travel as one JSON array, and a bound value is at most 2,000,000 bytes: 600,000
- * UTF-16 units are at most 1,800,000 bytes of UTF-8. A batch of 100 exchange events
- * (~1 KB each) is one statement; one event is at most a queue message (128 KB).
+ * Most bytes of events one statement takes. D1 binds at most 100 parameters, so many rows
+ * travel as one JSON array, and a bound value is at most 2,000,000 bytes. A batch of 100
+ * exchange events (~1 KB each) is one statement; one event is at most a queue message (128 KB).
  */
-export const INSERT_BATCH_CHARS = 600_000;
+export const INSERT_BATCH_BYTES = 600_000;
 
 /**
  * Many events in as few statements as fit (one for a normal batch): each one reads its
@@ -37,28 +37,13 @@ export const INSERT_BATCH_CHARS = 600_000;
  * as given, so `body` is exactly `JSON.stringify(event)`.
  * An admin change has no `outcome` field (the consumer checks the fields), so its is NULL.
  */
-export function insertAuditEvents(db: D1Handle, events: AuditEvent[], maxChars = INSERT_BATCH_CHARS): D1PreparedStatement[] {
+export function insertAuditEvents(db: D1Handle, events: AuditEvent[], maxBytes = INSERT_BATCH_BYTES): D1PreparedStatement[] {
   const statement = db.prepare(
     `WITH event (id, org_id, project_id, kind, outcome, body) AS (
        SELECT value ->> '$.id', value ->> '$.org_id', value ->> '$.project_id', value ->> '$.kind', value ->> '$.outcome', value FROM json_each(?1)
      ) ${INSERT_EVENTS}`,
   );
-  const statements: D1PreparedStatement[] = [];
-  let chunk: string[] = [];
-  let chars = 0;
-  const flush = () => {
-    if (chunk.length > 0) statements.push(statement.bind(`[${chunk.join(",")}]`));
-    chunk = [];
-    chars = 0;
-  };
-  for (const event of events) {
-    const json = JSON.stringify(event);
-    if (chars + json.length + 1 > maxChars) flush();
-    chunk.push(json);
-    chars += json.length + 1;
-  }
-  flush();
-  return statements;
+  return jsonArrays(events, (event) => JSON.stringify(event), maxBytes).map((array) => statement.bind(array.text));
 }
 
 export interface AuditFilters {

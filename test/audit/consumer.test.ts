@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { consumeAuditBatch, retryDelaySeconds } from "../../src/audit/consumer";
 import type { AuditEvent } from "../../src/audit/events";
 import { pack } from "../../src/audit/producer";
-import { INSERT_BATCH_CHARS, insertAuditEvents } from "../../src/audit/store";
+import { INSERT_BATCH_BYTES, insertAuditEvents } from "../../src/audit/store";
 import { faultyDb } from "../robustness/support";
 import { consume, listAudit, quietProject, sampleEvent } from "./support";
 
@@ -203,7 +203,7 @@ describe("the audit queue consumer", () => {
     const big = { description: "x".repeat(8_000) };
     const events = Array.from({ length: 100 }, (_, i) => ({ ...sampleEvent({ orgId, projectId, ms: Date.now() - i, kind: "admin" }), after: big }) as AuditEvent);
     const statements = insertAuditEvents(env.DB, events);
-    expect(statements.length).toBe(Math.ceil((100 * JSON.stringify(events[0]).length) / INSERT_BATCH_CHARS));
+    expect(statements.length).toBe(Math.ceil((100 * JSON.stringify(events[0]).length) / INSERT_BATCH_BYTES));
     const { db, batches } = batchCounting();
     expect((await consumeDirect(events, db)).result).toEqual({ written: 100, skipped: 0, invalid: 0, retried: 0 });
     expect(batches).toEqual([statements.length]);
@@ -255,7 +255,7 @@ function packedBodies(...groups: AuditEvent[][]): string[] {
   return groups.map((events) => {
     const messages = pack(events.map((event) => ({ event, requestId: event.request_id })));
     expect(messages).toHaveLength(1);
-    return messages[0]!.body;
+    return messages[0]!.text;
   });
 }
 

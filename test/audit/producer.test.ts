@@ -133,10 +133,10 @@ describe("batching", () => {
     const bytes = (body: string) => new TextEncoder().encode(body).length;
     expect(messages.length).toBeGreaterThan(1);
     for (const m of messages) {
-      expect(bytes(m.body)).toBe(m.bytes);
+      expect(bytes(m.text)).toBe(m.bytes);
       expect(m.bytes).toBeLessThanOrEqual(AUDIT_MESSAGE_BYTES);
     }
-    expect(messages.flatMap((m) => JSON.parse(m.body) as AuditEvent[])).toEqual(events);
+    expect(messages.flatMap((m) => JSON.parse(m.text) as AuditEvent[])).toEqual(events);
     // Through the producer: every event sent once, in calls within Queues' limits.
     const queue = recordingQueue();
     const flushes: Promise<unknown>[] = [];
@@ -154,7 +154,7 @@ describe("batching", () => {
     const huge = { ...sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" }), after: { description: "x".repeat(AUDIT_MESSAGE_BYTES) } } as AuditEvent;
     const small = sampleEvent({ orgId: null, ms: Date.now(), kind: "admin" });
     const messages = pack([small, huge, small].map((event) => ({ event, requestId: "r" })));
-    expect(messages.map((m) => (JSON.parse(m.body) as AuditEvent[]).length)).toEqual([1, 1, 1]);
+    expect(messages.map((m) => (JSON.parse(m.text) as AuditEvent[]).length)).toEqual([1, 1, 1]);
   });
 
   it("counts and logs every event of a batch that fails, each with its own request's ID", async () => {
