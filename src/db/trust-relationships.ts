@@ -206,6 +206,10 @@ const ROUTE = `route AS (
 /** The project the route names when it names one, else NULL (which no relationship has). */
 const ROUTED = "CASE WHEN route.first = route.last THEN route.first END";
 
+/** One project's relationships for the identity (?1, ?2), with their organization: an equality probe of `trust_by_lookup_project`. */
+const IN_PROJECT = (project: string) =>
+  `FROM trust_relationships t JOIN projects p ON p.id = t.project_id WHERE t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = ${project}`;
+
 /**
  * The relationships of one project for a job identity, enforce and shadow: the audience's
  * or, without one, the project naming the identity if it is the only one. That is decided
@@ -216,12 +220,7 @@ const ROUTED = "CASE WHEN route.first = route.last THEN route.first END";
  */
 function selectCandidates(db: D1Handle, provider: string, lookupKey: string, audience: string | undefined): D1PreparedStatement {
   if (audience !== undefined) {
-    return db
-      .prepare(
-        `SELECT ${COLUMNS} FROM trust_relationships t JOIN projects p ON p.id = t.project_id
-         WHERE t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = ?3`,
-      )
-      .bind(provider, lookupKey, audience);
+    return db.prepare(`SELECT ${COLUMNS} ${IN_PROJECT("?3")}`).bind(provider, lookupKey, audience);
   }
   return db
     .prepare(
@@ -246,9 +245,7 @@ function claimStatement(
   audience: string | undefined,
   replay: { key: string; expiresAt: number },
 ): D1PreparedStatement {
-  const rows = (project: string) =>
-    `SELECT json_group_array(json_array(${COLUMNS})) FROM trust_relationships t JOIN projects p ON p.id = t.project_id
-     WHERE t.provider = ?1 AND t.lookup_key = ?2 AND t.project_id = ${project}`;
+  const rows = (project: string) => `SELECT json_group_array(json_array(${COLUMNS})) ${IN_PROJECT(project)}`;
   const candidates =
     audience !== undefined
       ? `json_object('rows', json((${rows("?3")})))`
