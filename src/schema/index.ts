@@ -365,7 +365,7 @@ export const url = ({ protocol }: { protocol: RegExp }): Schema<string> =>
       return input;
     }
     const trimmed = input.trim();
-    const parsed = URL.canParse(trimmed) ? new URL(trimmed) : null;
+    const parsed = URL.parse(trimmed);
     if (!parsed || !protocol.test(parsed.protocol.slice(0, -1))) issues.push({ code: "invalid_format", format: "url", path: [] });
     return trimmed;
   });
