@@ -20,6 +20,7 @@
  */
 import { StsError } from "../errors";
 import { readCappedText } from "../read-capped";
+import { isObject } from "../schema";
 import { importRs256Jwk } from "../tokens/jws";
 
 export const KEYS_FRESH_SECONDS = 600;
@@ -287,10 +288,6 @@ function parseJson(text: string): unknown {
 function usableKeys(jwks: unknown): RsaJwk[] {
   if (!isObject(jwks) || !Array.isArray(jwks.keys)) return [];
   return jwks.keys.filter(isUsableRsaKey).slice(0, MAX_KEYS_PER_ISSUER).map(publicRsaMembers);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isUsableRsaKey(key: unknown): key is RsaJwk {

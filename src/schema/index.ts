@@ -159,6 +159,7 @@ export class ObjectSchema<S extends Shape = Shape, O = ObjectOutput<S>> extends 
   }
 }
 
+/** A JSON object: not null, not an array. */
 export const isObject = (input: unknown): input is Record<string, unknown> => typeof input === "object" && input !== null && !Array.isArray(input);
 
 function parseObject(shape: Shape, rest: "strip" | "strict" | "loose" | Schema): Parse {

@@ -9,6 +9,7 @@
  * each bound to its key type, so `none` or HMAC-with-a-public-key cannot verify.
  */
 import { encodeBase64Url } from "../base64url";
+import { isObject } from "../schema";
 import type { SigningAlgorithm } from "./signing-keys";
 
 const ALGORITHMS: Record<SigningAlgorithm, { import: SubtleCryptoImportKeyAlgorithm; sign: SubtleCryptoSignAlgorithm }> = {
@@ -29,7 +30,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export function jsonObjectOf(bytes: Uint8Array): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(utf8.decode(bytes));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return isObject(value) ? value : null;
   } catch {
     return null;
   }
